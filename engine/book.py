@@ -1,0 +1,481 @@
+"""A self-checking L2 order book for one symbol at one depth, with Bybit's exact semantics.
+
+Rules (Bybit v5 ``orderbook.{depth}.{symbol}``):
+
+* A snapshot replaces the book. So does any message with ``u == 1`` (the venue restarted its
+  book service). A snapshot that repeats the last ``u`` is fine: level-1 streams re-send one
+  every 3 s when nothing changed, and history files end with one.
+* A delta sets each level's absolute size; size 0 deletes the level. Deleting a level we do
+  not have is tolerated and counted (``absent_deletes``).
+* A delta must carry ``u == last_u + 1``. ``u <= last_u`` is a stale or repeated message: it
+  is dropped and counted (``stale_dropped``), the book is unharmed. ``u > last_u + 1`` is a
+  gap: the book goes RESYNCING and ignores deltas until the next snapshot.
+* A crossed book (best bid >= best ask) or an unparseable level is an integrity error,
+  handled like a gap.
+
+Prices and sizes are integer ticks and lots (see ``engine.instrument``). Each side keeps its
+levels under a *signed key*: ``+price`` for asks and ``-price`` for bids, so on both sides the
+best level has the smallest key and "further from the touch" means "larger key". That makes
+every query one loop for both sides. Queries touch only the levels they report on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from decimal import Decimal
+from enum import Enum
+from itertools import islice
+from typing import Final
+
+from sortedcontainers import SortedList
+
+from engine.enums import BookState, Side
+from engine.events import BookDelta
+from engine.instrument import Instrument
+from engine.numbers import ScaleError, parse_fixed
+
+__all__ = ["OrderBook", "BookSide", "BookTrigger", "BookTransition", "SweepResult", "Level"]
+
+Level = tuple[int, int]
+"""(price_ticks, size_lots)."""
+
+SYNCED: Final = BookState.SYNCED
+RESYNCING: Final = BookState.RESYNCING
+STALE: Final = BookState.STALE
+
+_CACHE_LIMIT = 1 << 16
+
+
+class BookTrigger(Enum):
+    """What happened to the book; the transition table maps (state, trigger) to a state."""
+
+    SNAPSHOT = "snapshot"
+    DELTA = "delta"
+    GAP = "gap"
+    CROSSED = "crossed"
+    BAD_DATA = "bad data"
+    SILENCE = "silence"
+
+
+TRANSITIONS: Final[dict[tuple[BookState, BookTrigger], BookState]] = {
+    (RESYNCING, BookTrigger.SNAPSHOT): SYNCED,
+    (SYNCED, BookTrigger.SNAPSHOT): SYNCED,
+    (STALE, BookTrigger.SNAPSHOT): SYNCED,
+    (SYNCED, BookTrigger.DELTA): SYNCED,
+    (STALE, BookTrigger.DELTA): SYNCED,  # the feed is talking again, in sequence
+    (SYNCED, BookTrigger.GAP): RESYNCING,
+    (STALE, BookTrigger.GAP): RESYNCING,
+    (SYNCED, BookTrigger.CROSSED): RESYNCING,
+    (STALE, BookTrigger.CROSSED): RESYNCING,
+    (SYNCED, BookTrigger.BAD_DATA): RESYNCING,
+    (STALE, BookTrigger.BAD_DATA): RESYNCING,
+    (RESYNCING, BookTrigger.BAD_DATA): RESYNCING,  # e.g. an unreadable snapshot
+    (SYNCED, BookTrigger.SILENCE): STALE,
+    (STALE, BookTrigger.SILENCE): STALE,
+    (RESYNCING, BookTrigger.SILENCE): RESYNCING,
+}
+
+
+class BookTransition:
+    """A state change of one book, handed to the book's ``on_transition`` callback."""
+
+    __slots__ = ("new", "old", "reason", "trigger")
+
+    def __init__(self, old: BookState, new: BookState, trigger: BookTrigger, reason: str) -> None:
+        self.old, self.new, self.trigger, self.reason = old, new, trigger, reason
+
+    def __repr__(self) -> str:
+        return f"BookTransition({self.old} -> {self.new}: {self.reason})"
+
+
+class SweepResult:
+    """Cost of taking ``filled_lots`` from one side, best level first."""
+
+    __slots__ = ("filled_lots", "levels", "notional", "worst_price_ticks")
+
+    def __init__(self, filled_lots: int, notional: int, worst_price_ticks: int | None, levels: int) -> None:
+        self.filled_lots = filled_lots
+        self.notional = notional  # sum(price_ticks * lots): exact, in tick*lot units
+        self.worst_price_ticks = worst_price_ticks
+        self.levels = levels
+
+    @property
+    def average_price_ticks(self) -> Decimal | None:
+        """Exact average price in (fractional) ticks, or None if nothing was available."""
+        return Decimal(self.notional) / self.filled_lots if self.filled_lots else None
+
+
+class BookSide:
+    """One side's levels: size by signed key, the keys in order, and the best key.
+
+    ``best_key`` is kept up to date as levels come and go, so reading the touch never searches
+    the sorted keys; only inserting or deleting a level touches them.
+    """
+
+    __slots__ = ("absent_deletes", "best_key", "key_of", "keys", "side", "sign", "sizes")
+
+    def __init__(self, side: Side) -> None:
+        self.side = side
+        self.sign = -1 if side is Side.BUY else 1
+        self.sizes: dict[int, int] = {}
+        self.keys = SortedList()
+        self.key_of: dict[str, int] = {}  # price string -> signed key, memoised
+        self.best_key: int | None = None
+        self.absent_deletes = 0
+
+    def __len__(self) -> int:
+        return len(self.sizes)
+
+    def apply(self, levels: Sequence[Sequence[str]], book: OrderBook) -> None:
+        """Set each level's absolute size; size 0 deletes. The hot loop of the whole engine.
+
+        Raises ``ValueError``/``TypeError`` on an unreadable level (the book then resyncs).
+        """
+        sizes = self.sizes
+        key_of = self.key_of
+        size_of = book._size_of
+        best = self.best_key
+        for price_text, size_text in levels:
+            key = key_of.get(price_text)
+            if key is None:
+                key = book._new_key(self, price_text)
+            size = size_of.get(size_text)
+            if size is None:
+                size = book._new_size(size_text)
+            if size:
+                if key in sizes:
+                    sizes[key] = size
+                else:
+                    sizes[key] = size
+                    self.keys.add(key)
+                    if best is None or key < best:
+                        best = key
+            elif key in sizes:
+                del sizes[key]
+                self.keys.remove(key)
+                if key == best:
+                    best = self.keys[0] if sizes else None
+            else:
+                self.absent_deletes += 1
+        self.best_key = best
+
+    def levels(self, n: int | None = None) -> Iterator[Level]:
+        """(price_ticks, size_lots) from the touch outwards, at most ``n``."""
+        sign, sizes = self.sign, self.sizes
+        for key in islice(self.keys, n):
+            yield sign * key, sizes[key]
+
+    def size_at(self, price_ticks: int) -> int:
+        return self.sizes.get(self.sign * price_ticks, 0)
+
+    def clear(self) -> None:
+        self.sizes.clear()
+        self.keys.clear()
+        self.best_key = None
+
+
+class OrderBook:
+    """One symbol's book at one depth. Feed it ``BookDelta`` s; ask it questions in ticks/lots."""
+
+    __slots__ = (
+        "_has_rules",
+        "_next_update_id",
+        "_size_of",
+        "asks",
+        "bad_data",
+        "best_ask_ticks",
+        "best_bid_ticks",
+        "bids",
+        "crossed",
+        "depth",
+        "gaps",
+        "instrument",
+        "last_seq",
+        "last_update_id",
+        "last_update_ns",
+        "on_transition",
+        "resets",
+        "snapshots",
+        "stale_dropped",
+        "state",
+        "symbol",
+        "unsynced_dropped",
+    )
+
+    def __init__(
+        self,
+        symbol: str,
+        depth: int,
+        instrument: Instrument | None = None,
+        on_transition: Callable[[OrderBook, BookTransition], None] | None = None,
+    ) -> None:
+        self.symbol = symbol
+        self.on_transition = on_transition
+        self.depth = depth
+        self.instrument = instrument
+        self._has_rules = instrument is not None and not instrument.inferred
+        self.bids = BookSide(Side.BUY)
+        self.asks = BookSide(Side.SELL)
+        self.state = RESYNCING  # until the first snapshot
+        self.last_update_id = 0
+        self.last_seq = 0
+        self.last_update_ns = 0
+        self.best_bid_ticks: int | None = None  # the touch, refreshed by every applied message
+        self.best_ask_ticks: int | None = None
+        # The only u a delta may carry to take the fast path; None while RESYNCING or STALE,
+        # so those states cost nothing on the hot path and are handled in _out_of_sequence.
+        self._next_update_id: int | None = None
+        self._size_of: dict[str, int] = {}
+        self.snapshots = 0
+        self.resets = 0  # snapshots after the first: venue re-sends, u == 1 restarts, resyncs
+        self.gaps = 0
+        self.stale_dropped = 0
+        self.unsynced_dropped = 0  # deltas ignored while waiting for a snapshot
+        self.crossed = 0
+        self.bad_data = 0
+
+    @property
+    def absent_deletes(self) -> int:
+        """Deletes of levels the book did not have (tolerated: Bybit sends them)."""
+        return self.bids.absent_deletes + self.asks.absent_deletes
+
+    # -- applying venue messages ------------------------------------------------------------
+    def apply(self, msg: BookDelta) -> bool:
+        """Apply one message; True if it changed the book and the book is usable.
+
+        False means the message was dropped (stale, duplicate, or arriving while RESYNCING),
+        which leaves the book exactly as it was, or that it broke the book (gap, crossed,
+        unreadable), which empties it and moves it to RESYNCING. State changes go to
+        ``on_transition`` before this returns.
+        """
+        update_id = msg.update_id
+        if msg.is_snapshot or update_id == 1:
+            return self._load_snapshot(msg)
+        if update_id != self._next_update_id:
+            return self._out_of_sequence(msg)
+        return self._apply_levels(msg)
+
+    def _apply_levels(self, msg: BookDelta) -> bool:
+        """Apply both sides, then check the touch. Shared by deltas and snapshots."""
+        try:
+            self.bids.apply(msg.bids, self)
+            self.asks.apply(msg.asks, self)
+        except (ValueError, TypeError) as exc:
+            self.bad_data += 1
+            return self._invalidate(BookTrigger.BAD_DATA, f"unreadable level at u={msg.update_id}: {exc}")
+        update_id = msg.update_id
+        self.last_update_id = update_id
+        self._next_update_id = update_id + 1
+        self.last_seq = msg.seq
+        self.last_update_ns = msg.ts_recv_ns
+        bid = self.bids.best_key
+        ask = self.best_ask_ticks = self.asks.best_key
+        if bid is None:
+            self.best_bid_ticks = None
+            return True
+        self.best_bid_ticks = -bid
+        if ask is not None and ask + bid <= 0:  # keys: -bid, +ask
+            self.crossed += 1
+            return self._invalidate(BookTrigger.CROSSED, f"crossed at u={update_id}: bid {-bid} >= ask {ask}")
+        return True
+
+    def _out_of_sequence(self, msg: BookDelta) -> bool:
+        """Every delta that is not simply the next one: resyncing, stale, duplicate, gap, revival."""
+        state = self.state
+        if state is RESYNCING:
+            self.unsynced_dropped += 1
+            return False
+        update_id, last = msg.update_id, self.last_update_id
+        if update_id <= last:
+            self.stale_dropped += 1
+            return False
+        if update_id > last + 1:
+            self.gaps += 1
+            return self._invalidate(BookTrigger.GAP, f"gap: u={update_id} after u={last}")
+        # the next delta after a silence: the book is consistent and talking again
+        applied = self._apply_levels(msg)
+        if applied:
+            self._move(BookTrigger.DELTA, f"delta u={update_id} after silence")
+        return applied
+
+    def _new_key(self, book_side: BookSide, price_text: str) -> int:
+        instrument = self.instrument
+        if instrument is None:
+            raise ScaleError("no price scale yet")
+        price = parse_fixed(price_text, instrument.price_scale)
+        if price <= 0:
+            raise ScaleError(f"non-positive price {price_text!r}")
+        key_of = book_side.key_of
+        if len(key_of) >= _CACHE_LIMIT:
+            key_of.clear()
+        key = key_of[price_text] = book_side.sign * price
+        return key
+
+    def _new_size(self, size_text: str) -> int:
+        instrument = self.instrument
+        if instrument is None:
+            raise ScaleError("no size scale yet")
+        size = parse_fixed(size_text, instrument.qty_scale)
+        if size < 0:
+            raise ScaleError(f"negative size {size_text!r}")
+        if len(self._size_of) >= _CACHE_LIMIT:
+            self._size_of.clear()
+        self._size_of[size_text] = size
+        return size
+
+    def _load_snapshot(self, msg: BookDelta) -> bool:
+        self.snapshots += 1
+        if self.snapshots > 1:
+            self.resets += 1
+        self._fit_scale(msg)
+        self._clear_levels()
+        if not self._apply_levels(msg):
+            return False
+        self._move(BookTrigger.SNAPSHOT, f"snapshot u={msg.update_id}")
+        return True
+
+    def _fit_scale(self, msg: BookDelta) -> None:
+        """Without venue rules, size the integer scale from the snapshot itself (never narrower)."""
+        if self._has_rules:
+            return
+        try:
+            levels = [*msg.bids, *msg.asks]
+            if self.instrument is None:
+                fitted = Instrument.inferred_from_levels(self.symbol, levels)
+            else:
+                fitted = self.instrument.widened_for(levels)
+        except (ValueError, TypeError):
+            return  # the load itself will report the bad level
+        if fitted is not self.instrument:
+            self.instrument = fitted
+            self.bids.key_of.clear()
+            self.asks.key_of.clear()
+            self._size_of.clear()
+
+    def _clear_levels(self) -> None:
+        self.bids.clear()
+        self.asks.clear()
+        self.best_bid_ticks = self.best_ask_ticks = None
+
+    def _invalidate(self, trigger: BookTrigger, reason: str) -> bool:
+        self._clear_levels()  # last_update_id stays, for the record; RESYNCING guards the rest
+        self._move(trigger, reason)
+        return False
+
+    def _move(self, trigger: BookTrigger, reason: str) -> None:
+        old = self.state
+        new = TRANSITIONS[(old, trigger)]
+        self._next_update_id = self.last_update_id + 1 if new is SYNCED else None
+        if new is not old:
+            self.state = new
+            if self.on_transition is not None:
+                self.on_transition(self, BookTransition(old, new, trigger, reason))
+
+    # -- time ---------------------------------------------------------------------------
+    def check_silence(self, now_ns: int, stale_after_ns: int) -> bool:
+        """Mark the book STALE if nothing was applied for ``stale_after_ns``; True if it is now."""
+        if self.state is SYNCED and now_ns - self.last_update_ns >= stale_after_ns:
+            silent_s = (now_ns - self.last_update_ns) / 1e9
+            self._move(BookTrigger.SILENCE, f"no update for {silent_s:.3f}s")
+        return self.state is STALE
+
+    # -- queries (integers) ---------------------------------------------------------------
+    @property
+    def is_synced(self) -> bool:
+        return self.state is SYNCED
+
+    def side(self, side: Side) -> BookSide:
+        return self.bids if side is Side.BUY else self.asks
+
+    def best_bid(self) -> Level | None:
+        key = self.bids.best_key
+        return None if key is None else (-key, self.bids.sizes[key])
+
+    def best_ask(self) -> Level | None:
+        key = self.asks.best_key
+        return None if key is None else (key, self.asks.sizes[key])
+
+    def mid_ticks(self) -> Decimal | None:
+        """(best bid + best ask) / 2 in ticks; may be a half tick."""
+        bid, ask = self.best_bid_ticks, self.best_ask_ticks
+        if bid is None or ask is None:
+            return None
+        return Decimal(bid + ask) / 2
+
+    def spread_ticks(self) -> int | None:
+        bid, ask = self.best_bid_ticks, self.best_ask_ticks
+        return None if bid is None or ask is None else ask - bid
+
+    def spread_bps(self) -> Decimal | None:
+        """Spread relative to the mid, in basis points."""
+        mid = self.mid_ticks()
+        spread = self.spread_ticks()
+        if mid is None or spread is None or mid <= 0:
+            return None
+        return Decimal(spread) * 10_000 / mid
+
+    def microprice_ticks(self) -> Decimal | None:
+        """Size-weighted mid: leans towards the side with less size (the likely next move)."""
+        bid, ask = self.best_bid(), self.best_ask()
+        if bid is None or ask is None:
+            return None
+        (bid_px, bid_sz), (ask_px, ask_sz) = bid, ask
+        return Decimal(bid_px * ask_sz + ask_px * bid_sz) / (bid_sz + ask_sz)
+
+    def imbalance(self, levels: int = 1) -> Decimal | None:
+        """(bid size - ask size) / (bid size + ask size) over the top ``levels`` of each side."""
+        bid_size = sum(size for _, size in self.bids.levels(levels))
+        ask_size = sum(size for _, size in self.asks.levels(levels))
+        total = bid_size + ask_size
+        return None if total == 0 else Decimal(bid_size - ask_size) / total
+
+    def top(self, side: Side, n: int) -> list[Level]:
+        return list(self.side(side).levels(n))
+
+    def size_within_bps(self, side: Side, bps: Decimal | int) -> int:
+        """Total size on ``side`` priced within ``bps`` of that side's best price."""
+        book_side = self.side(side)
+        best = book_side.best_key
+        if best is None:
+            return 0
+        reach = int(abs(best) * Decimal(bps) / 10_000)  # whole ticks, rounded towards the touch
+        sizes = book_side.sizes
+        return sum(sizes[key] for key in book_side.keys.irange(maximum=best + reach))
+
+    def size_within_price(self, side: Side, limit_ticks: int) -> int:
+        """Total size on ``side`` at prices no worse than ``limit_ticks`` for a taker.
+
+        For asks (what a buyer takes) that is price <= limit; for bids, price >= limit.
+        """
+        book_side = self.side(side)
+        sizes = book_side.sizes
+        return sum(sizes[key] for key in book_side.keys.irange(maximum=book_side.sign * limit_ticks))
+
+    def sweep(self, side: Side, qty_lots: int, limit_ticks: int | None = None) -> SweepResult:
+        """What taking ``qty_lots`` from ``side`` would cost, optionally no worse than a limit."""
+        book_side = self.side(side)
+        sign, sizes = book_side.sign, book_side.sizes
+        keys = book_side.keys if limit_ticks is None else book_side.keys.irange(maximum=sign * limit_ticks)
+        remaining, notional, worst, used = qty_lots, 0, None, 0
+        for key in keys:
+            if remaining <= 0:
+                break
+            take = min(remaining, sizes[key])
+            price = sign * key
+            notional += price * take
+            remaining -= take
+            worst = price
+            used += 1
+        return SweepResult(qty_lots - remaining, notional, worst, used)
+
+    # -- presentation -------------------------------------------------------------------
+    def snapshot_strings(self, n: int) -> tuple[list[list[str]], list[list[str]]]:
+        """Top ``n`` bids and asks as ``[price, size]`` decimal strings."""
+        instrument = self.instrument
+        if instrument is None:
+            return [], []
+        fp, fq = instrument.format_price, instrument.format_qty
+        return (
+            [[fp(p), fq(q)] for p, q in self.bids.levels(n)],
+            [[fp(p), fq(q)] for p, q in self.asks.levels(n)],
+        )
