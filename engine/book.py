@@ -106,72 +106,155 @@ class SweepResult:
 
 
 class BookSide:
-    """One side's levels: size by signed key, the keys in order, and the best key.
+    """One side's levels, keyed for the hot path and ordered for queries.
 
-    ``best_key`` is kept up to date as levels come and go, so reading the touch never searches
-    the sorted keys; only inserting or deleting a level touches them.
+    ``sizes`` maps the price *as the venue spelled it* to its size in lots. An update of an
+    existing level, nearly every level change on a live feed, then costs one memo lookup for
+    the size and one dict write: the price is converted to ticks only when a level is inserted
+    or deleted. ``text_of`` maps each level's signed key back to its spelling, and ``keys``
+    holds the signed keys in order, so queries walk outwards from the touch in ticks. Should the
+    venue ever spell one price two ways, the insert finds the existing key and keeps a single
+    level, so correctness never depends on formatting.
+
+    ``best_key`` follows inserts and deletes, so reading the touch never searches ``keys``.
     """
 
-    __slots__ = ("absent_deletes", "best_key", "key_of", "keys", "side", "sign", "sizes")
+    __slots__ = ("absent_deletes", "best_key", "key_of", "keys", "side", "sign", "sizes", "text_of")
 
     def __init__(self, side: Side) -> None:
         self.side = side
         self.sign = -1 if side is Side.BUY else 1
-        self.sizes: dict[int, int] = {}
+        self.sizes: dict[str, int] = {}
+        self.text_of: dict[int, str] = {}
         self.keys = SortedList()
-        self.key_of: dict[str, int] = {}  # price string -> signed key, memoised
+        self.key_of: dict[str, int] = {}  # memo: price text -> signed key
         self.best_key: int | None = None
         self.absent_deletes = 0
 
     def __len__(self) -> int:
         return len(self.sizes)
 
+    # -- mutation -------------------------------------------------------------------------
     def apply(self, levels: Sequence[Sequence[str]], book: OrderBook) -> None:
         """Set each level's absolute size; size 0 deletes. The hot loop of the whole engine.
 
         Raises ``ValueError``/``TypeError`` on an unreadable level (the book then resyncs).
         """
         sizes = self.sizes
-        key_of = self.key_of
         size_of = book._size_of
-        best = self.best_key
         for price_text, size_text in levels:
-            key = key_of.get(price_text)
-            if key is None:
-                key = book._new_key(self, price_text)
             size = size_of.get(size_text)
             if size is None:
                 size = book._new_size(size_text)
-            if size:
-                if key in sizes:
-                    sizes[key] = size
+            if price_text in sizes:
+                if size:
+                    sizes[price_text] = size
                 else:
-                    sizes[key] = size
-                    self.keys.add(key)
-                    if best is None or key < best:
-                        best = key
-            elif key in sizes:
-                del sizes[key]
-                self.keys.remove(key)
-                if key == best:
-                    best = self.keys[0] if sizes else None
+                    self._delete(price_text, book)
+            elif size:
+                self._insert(price_text, size, book)
             else:
-                self.absent_deletes += 1
-        self.best_key = best
+                self._delete_absent(price_text, book)
 
-    def levels(self, n: int | None = None) -> Iterator[Level]:
-        """(price_ticks, size_lots) from the touch outwards, at most ``n``."""
-        sign, sizes = self.sign, self.sizes
-        for key in islice(self.keys, n):
-            yield sign * key, sizes[key]
+    def load(self, levels: Sequence[Sequence[str]], book: OrderBook) -> None:
+        """Replace every level (a snapshot), sorting once instead of inserting one by one.
 
-    def size_at(self, price_ticks: int) -> int:
-        return self.sizes.get(self.sign * price_ticks, 0)
+        A snapshot whose prices and sizes were all seen before (a re-sent or resync snapshot)
+        is rebuilt with C-level bulk operations; anything unusual takes the per-level path.
+        """
+        self.clear()
+        if levels and self._load_seen(levels, book._size_of):
+            return
+        sizes, text_of, key_of, size_of = self.sizes, self.text_of, self.key_of, book._size_of
+        for price_text, size_text in levels:
+            size = size_of.get(size_text)
+            if size is None:
+                size = book._new_size(size_text)
+            key = key_of.get(price_text)
+            if key is None:
+                key = book._new_key(self, price_text)
+            if not size:
+                continue  # a snapshot has no reason to list an empty level; nothing to hold
+            alias = text_of.get(key)
+            if alias is not None:
+                del sizes[alias]
+            text_of[key] = price_text
+            sizes[price_text] = size
+        self.keys.update(text_of)
+        self.best_key = self.keys[0] if text_of else None
+
+    def _load_seen(self, levels: Sequence[Sequence[str]], size_of: dict[str, int]) -> bool:
+        prices, size_texts = zip(*levels, strict=True)
+        keys = list(map(self.key_of.get, prices))
+        lots = list(map(size_of.get, size_texts))
+        if None in keys or None in lots or 0 in lots:
+            return False
+        self.text_of.update(zip(keys, prices, strict=True))
+        self.sizes.update(zip(prices, lots, strict=True))
+        if len(self.text_of) != len(self.sizes) or len(self.sizes) != len(levels):
+            self.clear()  # a price spelled twice, or listed twice: let the careful path decide
+            return False
+        self.keys.update(keys)
+        self.best_key = self.keys[0]
+        return True
+
+    def _key(self, price_text: str, book: OrderBook) -> int:
+        key = self.key_of.get(price_text)
+        return book._new_key(self, price_text) if key is None else key
+
+    def _insert(self, price_text: str, size: int, book: OrderBook) -> None:
+        key = self._key(price_text, book)
+        alias = self.text_of.get(key)
+        if alias is None:
+            self.keys.add(key)
+            if self.best_key is None or key < self.best_key:
+                self.best_key = key
+        else:
+            del self.sizes[alias]  # the same price spelled another way: keep one level
+        self.text_of[key] = price_text
+        self.sizes[price_text] = size
+
+    def _delete(self, price_text: str, book: OrderBook) -> None:
+        key = self._key(price_text, book)
+        del self.sizes[price_text]
+        del self.text_of[key]
+        self.keys.remove(key)
+        if key == self.best_key:
+            self.best_key = self.keys[0] if self.sizes else None
+
+    def _delete_absent(self, price_text: str, book: OrderBook) -> None:
+        alias = self.text_of.get(self._key(price_text, book))  # also validates the price
+        if alias is None:
+            self.absent_deletes += 1
+        else:
+            self._delete(alias, book)
 
     def clear(self) -> None:
         self.sizes.clear()
+        self.text_of.clear()
         self.keys.clear()
         self.best_key = None
+
+    # -- reading --------------------------------------------------------------------------
+    def lots_at_key(self, key: int) -> int:
+        text = self.text_of.get(key)
+        return 0 if text is None else self.sizes[text]
+
+    def size_at(self, price_ticks: int) -> int:
+        """Lots resting at ``price_ticks`` (0 if no level there)."""
+        return self.lots_at_key(self.sign * price_ticks)
+
+    def levels(self, n: int | None = None) -> Iterator[Level]:
+        """(price_ticks, size_lots) from the touch outwards, at most ``n``."""
+        sign, sizes, text_of = self.sign, self.sizes, self.text_of
+        for key in islice(self.keys, n):
+            yield sign * key, sizes[text_of[key]]
+
+    def levels_within_key(self, max_key: int) -> Iterator[Level]:
+        """Levels from the touch out to ``max_key`` (inclusive), in signed-key terms."""
+        sign, sizes, text_of = self.sign, self.sizes, self.text_of
+        for key in self.keys.irange(maximum=max_key):
+            yield sign * key, sizes[text_of[key]]
 
 
 class OrderBook:
@@ -256,13 +339,17 @@ class OrderBook:
         return self._apply_levels(msg)
 
     def _apply_levels(self, msg: BookDelta) -> bool:
-        """Apply both sides, then check the touch. Shared by deltas and snapshots."""
+        """Apply a delta to both sides, then check the touch."""
         try:
             self.bids.apply(msg.bids, self)
             self.asks.apply(msg.asks, self)
         except (ValueError, TypeError) as exc:
             self.bad_data += 1
             return self._invalidate(BookTrigger.BAD_DATA, f"unreadable level at u={msg.update_id}: {exc}")
+        return self._after_levels(msg)
+
+    def _after_levels(self, msg: BookDelta) -> bool:
+        """Record the message as applied and refresh the touch; an integrity error resyncs."""
         update_id = msg.update_id
         self.last_update_id = update_id
         self._next_update_id = update_id + 1
@@ -299,6 +386,7 @@ class OrderBook:
         return applied
 
     def _new_key(self, book_side: BookSide, price_text: str) -> int:
+        """Signed key of a price not seen before (or evicted from the memo); validates it."""
         instrument = self.instrument
         if instrument is None:
             raise ScaleError("no price scale yet")
@@ -327,17 +415,40 @@ class OrderBook:
         self.snapshots += 1
         if self.snapshots > 1:
             self.resets += 1
-        self._fit_scale(msg)
-        self._clear_levels()
-        if not self._apply_levels(msg):
+        if self.instrument is None:
+            self._fit_scale(msg)
+        try:
+            self._load_levels(msg)
+        except ScaleError:
+            if not self._fit_scale(msg):
+                return self._unreadable_snapshot(msg, "its numbers do not fit the instrument's scale")
+            try:
+                self._load_levels(msg)
+            except (ValueError, TypeError) as exc:
+                return self._unreadable_snapshot(msg, str(exc))
+        except (ValueError, TypeError) as exc:
+            return self._unreadable_snapshot(msg, str(exc))
+        if not self._after_levels(msg):
             return False
         self._move(BookTrigger.SNAPSHOT, f"snapshot u={msg.update_id}")
         return True
 
-    def _fit_scale(self, msg: BookDelta) -> None:
-        """Without venue rules, size the integer scale from the snapshot itself (never narrower)."""
+    def _load_levels(self, msg: BookDelta) -> None:
+        self.bids.load(msg.bids, self)
+        self.asks.load(msg.asks, self)
+
+    def _unreadable_snapshot(self, msg: BookDelta, why: str) -> bool:
+        self.bad_data += 1
+        return self._invalidate(BookTrigger.BAD_DATA, f"unreadable snapshot at u={msg.update_id}: {why}")
+
+    def _fit_scale(self, msg: BookDelta) -> bool:
+        """Without venue rules, size the integer scale from a snapshot (never narrower).
+
+        Runs for the first snapshot and again only when one does not fit the current scale,
+        so a stream of snapshots is not re-scanned. Returns whether the scale changed.
+        """
         if self._has_rules:
-            return
+            return False
         try:
             levels = [*msg.bids, *msg.asks]
             if self.instrument is None:
@@ -345,12 +456,14 @@ class OrderBook:
             else:
                 fitted = self.instrument.widened_for(levels)
         except (ValueError, TypeError):
-            return  # the load itself will report the bad level
-        if fitted is not self.instrument:
-            self.instrument = fitted
-            self.bids.key_of.clear()
-            self.asks.key_of.clear()
-            self._size_of.clear()
+            return False  # the load itself will report the bad level
+        if fitted is self.instrument:
+            return False
+        self.instrument = fitted
+        self.bids.key_of.clear()
+        self.asks.key_of.clear()
+        self._size_of.clear()
+        return True
 
     def _clear_levels(self) -> None:
         self.bids.clear()
@@ -389,11 +502,11 @@ class OrderBook:
 
     def best_bid(self) -> Level | None:
         key = self.bids.best_key
-        return None if key is None else (-key, self.bids.sizes[key])
+        return None if key is None else (-key, self.bids.lots_at_key(key))
 
     def best_ask(self) -> Level | None:
         key = self.asks.best_key
-        return None if key is None else (key, self.asks.sizes[key])
+        return None if key is None else (key, self.asks.lots_at_key(key))
 
     def mid_ticks(self) -> Decimal | None:
         """(best bid + best ask) / 2 in ticks; may be a half tick."""
@@ -439,8 +552,7 @@ class OrderBook:
         if best is None:
             return 0
         reach = int(abs(best) * Decimal(bps) / 10_000)  # whole ticks, rounded towards the touch
-        sizes = book_side.sizes
-        return sum(sizes[key] for key in book_side.keys.irange(maximum=best + reach))
+        return sum(size for _, size in book_side.levels_within_key(best + reach))
 
     def size_within_price(self, side: Side, limit_ticks: int) -> int:
         """Total size on ``side`` at prices no worse than ``limit_ticks`` for a taker.
@@ -448,20 +560,21 @@ class OrderBook:
         For asks (what a buyer takes) that is price <= limit; for bids, price >= limit.
         """
         book_side = self.side(side)
-        sizes = book_side.sizes
-        return sum(sizes[key] for key in book_side.keys.irange(maximum=book_side.sign * limit_ticks))
+        return sum(size for _, size in book_side.levels_within_key(book_side.sign * limit_ticks))
 
     def sweep(self, side: Side, qty_lots: int, limit_ticks: int | None = None) -> SweepResult:
         """What taking ``qty_lots`` from ``side`` would cost, optionally no worse than a limit."""
         book_side = self.side(side)
-        sign, sizes = book_side.sign, book_side.sizes
-        keys = book_side.keys if limit_ticks is None else book_side.keys.irange(maximum=sign * limit_ticks)
+        levels = (
+            book_side.levels()
+            if limit_ticks is None
+            else book_side.levels_within_key(book_side.sign * limit_ticks)
+        )
         remaining, notional, worst, used = qty_lots, 0, None, 0
-        for key in keys:
+        for price, size in levels:
             if remaining <= 0:
                 break
-            take = min(remaining, sizes[key])
-            price = sign * key
+            take = min(remaining, size)
             notional += price * take
             remaining -= take
             worst = price

@@ -42,6 +42,7 @@ class Engine:
             instruments=instruments,
             stale_after_ns=stale_after_ns,
         )
+        self._book_index = self.books.index
 
     def handle(self, event: Event) -> None:
         """Apply ``event`` to local state, then publish it (unless the book dropped it).
@@ -50,8 +51,12 @@ class Engine:
         not published: subscribers only ever see book messages that the book accepted. Any
         state change it caused (``BookStateChanged``) is published before it.
         """
-        if type(event) is BookDelta and not self.books.apply(event):
-            return
+        if type(event) is BookDelta:
+            book = self._book_index.get((event.symbol, event.depth)) or self.books.open(
+                event.symbol, event.depth
+            )
+            if not book.apply(event):
+                return
         self.bus.publish(event)
 
     def commands_to_send(self) -> list[Command]:

@@ -1,9 +1,11 @@
-"""All local books: routes each ``BookDelta`` to its book, watches for silence, reports state.
+"""All local books: one per (symbol, depth), their silence watch, and their state reports.
 
 A book's state changes become ``BookStateChanged`` events, and a book that turns RESYNCING
-also produces a ``ResyncBook`` command for whichever driver owns the feed. Silence is watched
-with one timer per book, re-armed lazily: a message costs one attribute check, and the timer
-fires at most once per ``stale_after`` of silence.
+also produces a ``ResyncBook`` command for whichever driver owns the feed.
+
+Silence is found by one sweep over all books every ``stale_after / 8``, so applying a message
+costs nothing extra and a book goes STALE between ``stale_after`` and ``1.125 * stale_after``
+after its last update. The sweep timer exists only while some book is SYNCED.
 """
 
 from __future__ import annotations
@@ -14,27 +16,19 @@ from engine.book import BookTransition, OrderBook
 from engine.clock import NS_PER_S, Clock, TimerHandle
 from engine.commands import Command, ResyncBook
 from engine.enums import BookState
-from engine.events import BookDelta, BookStateChanged, Event
+from engine.events import BookStateChanged, Event
 from engine.instrument import Instrument
 
-__all__ = ["Books", "DEFAULT_STALE_AFTER_NS"]
+__all__ = ["Books", "DEFAULT_STALE_AFTER_NS", "SWEEPS_PER_STALE_PERIOD"]
 
 DEFAULT_STALE_AFTER_NS = 30 * NS_PER_S
 """Bybit's deeper books push only on change, so silence alone is weak evidence: 30 s by default."""
 
-
-class _Watched:
-    """A book and its silence timer."""
-
-    __slots__ = ("book", "timer")
-
-    def __init__(self, book: OrderBook) -> None:
-        self.book = book
-        self.timer: TimerHandle | None = None
+SWEEPS_PER_STALE_PERIOD = 8
 
 
 class Books:
-    """The registry of local books, one per (symbol, depth)."""
+    """The registry of local books. ``index`` maps (symbol, depth) to the book."""
 
     def __init__(
         self,
@@ -52,30 +46,22 @@ class Books:
         self._command = command
         self._instruments = dict(instruments or {})
         self.stale_after_ns = stale_after_ns
-        self._watched: dict[tuple[str, int], _Watched] = {}
+        self.index: dict[tuple[str, int], OrderBook] = {}
         self._primary: dict[str, OrderBook] = {}
-
-    def apply(self, msg: BookDelta) -> bool:
-        """Apply a book message; True if the book changed and is usable (publish the message)."""
-        watched = self._watched.get((msg.symbol, msg.depth)) or self._open(msg.symbol, msg.depth)
-        applied = watched.book.apply(msg)
-        if watched.timer is None and applied:
-            self._arm(watched)
-        return applied
+        self._sweep: TimerHandle | None = None
 
     # -- lookup ---------------------------------------------------------------------------
     def book(self, symbol: str, depth: int | None = None) -> OrderBook | None:
         """The book of ``symbol`` at ``depth``, or its first book when depth is None."""
         if depth is None:
             return self._primary.get(symbol)
-        watched = self._watched.get((symbol, depth))
-        return None if watched is None else watched.book
+        return self.index.get((symbol, depth))
 
     def __iter__(self) -> Iterator[OrderBook]:
-        return (w.book for w in self._watched.values())
+        return iter(self.index.values())
 
     def __len__(self) -> int:
-        return len(self._watched)
+        return len(self.index)
 
     def set_instrument(self, instrument: Instrument) -> None:
         """Rules for books opened from now on (existing books keep theirs)."""
@@ -83,14 +69,12 @@ class Books:
 
     def open(self, symbol: str, depth: int) -> OrderBook:
         """The book for (symbol, depth), created empty and RESYNCING if it does not exist yet."""
-        watched = self._watched.get((symbol, depth)) or self._open(symbol, depth)
-        return watched.book
-
-    def _open(self, symbol: str, depth: int) -> _Watched:
-        book = OrderBook(symbol, depth, self._instruments.get(symbol), on_transition=self._on_transition)
-        watched = self._watched[(symbol, depth)] = _Watched(book)
-        self._primary.setdefault(symbol, book)
-        return watched
+        book = self.index.get((symbol, depth))
+        if book is None:
+            book = OrderBook(symbol, depth, self._instruments.get(symbol), on_transition=self._on_transition)
+            self.index[(symbol, depth)] = book
+            self._primary.setdefault(symbol, book)
+        return book
 
     # -- state changes ----------------------------------------------------------------------
     def _on_transition(self, book: OrderBook, change: BookTransition) -> None:
@@ -108,14 +92,18 @@ class Books:
         )
         if change.new is BookState.RESYNCING:
             self._command(ResyncBook(symbol=book.symbol, depth=book.depth, reason=change.reason))
+        elif change.new is BookState.SYNCED and self._sweep is None:
+            self._arm_sweep(now)
 
-    def _arm(self, watched: _Watched) -> None:
-        due = watched.book.last_update_ns + self.stale_after_ns
-        watched.timer = self._clock.call_at(due, lambda now: self._check(watched, now))
+    def _arm_sweep(self, now_ns: int) -> None:
+        due = now_ns + self.stale_after_ns // SWEEPS_PER_STALE_PERIOD
+        self._sweep = self._clock.call_at(due, self._sweep_for_silence)
 
-    def _check(self, watched: _Watched, now_ns: int) -> None:
-        watched.timer = None
-        book = watched.book
-        if book.check_silence(now_ns, self.stale_after_ns) or book.state is BookState.RESYNCING:
-            return  # re-armed by the next applied message
-        self._arm(watched)
+    def _sweep_for_silence(self, now_ns: int) -> None:
+        self._sweep = None
+        any_synced = False
+        for book in list(self.index.values()):
+            book.check_silence(now_ns, self.stale_after_ns)
+            any_synced = any_synced or book.state is BookState.SYNCED
+        if any_synced and self._sweep is None:
+            self._arm_sweep(now_ns)

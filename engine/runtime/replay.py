@@ -12,6 +12,7 @@ clock's time and counted in ``out_of_order``: simulated time never runs backward
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
@@ -94,6 +95,13 @@ class Replay:
 
     def run(self, records: Iterable[Record], progress: Callable[[int], None] | None = None) -> ReplayReport:
         report = self._report
+        records = iter(records)
+        first = next(records, None)
+        if first is None:
+            return self._finish(report)
+        if report.first_ts_ns is None:
+            report.first_ts_ns = first[0]
+        records = itertools.chain((first,), records)
         clock = self.clock
         advance = clock.advance_to
         parse = self.codec.parse
@@ -102,6 +110,7 @@ class Replay:
         now = clock.now_ns()
         count = 0
         out_of_order = 0
+        next_progress = PROGRESS_EVERY if progress is not None else -1
         started = time.perf_counter()
         for record_ns, _stream, raw in records:
             if record_ns > now:
@@ -114,10 +123,9 @@ class Replay:
             if outbox:
                 self._take_commands()
             count += 1
-            if report.first_ts_ns is None:
-                report.first_ts_ns = now
-            if progress is not None and not count % PROGRESS_EVERY:
-                progress(count)
+            if count == next_progress:
+                progress(count)  # type: ignore[misc]  # next_progress is -1 when progress is None
+                next_progress += PROGRESS_EVERY
         report.elapsed_s += time.perf_counter() - started
         report.messages += count
         report.out_of_order += out_of_order

@@ -118,11 +118,10 @@ class FrameError(ValueError):
 class CodecStats:
     """What the codec has seen. ``ignored``/``malformed`` count drops by reason."""
 
-    __slots__ = ("book", "control", "events", "frames", "ignored", "malformed", "trade")
+    __slots__ = ("book", "control", "frames", "ignored", "malformed", "trade")
 
     def __init__(self) -> None:
         self.frames = 0
-        self.events = 0
         self.book = 0
         self.trade = 0
         self.control = 0
@@ -183,7 +182,6 @@ class BybitCodec:
                 except _MALFORMED:
                     pass  # the generic path below reports exactly what is wrong
                 else:
-                    stats.events += len(events)
                     return events
             elif raw.startswith(_TRADE_PREFIX):
                 try:
@@ -191,7 +189,6 @@ class BybitCodec:
                 except _MALFORMED:
                     pass
                 else:
-                    stats.events += len(events)
                     return events
         try:
             msg = self._decode(raw)
@@ -210,7 +207,6 @@ class BybitCodec:
                 events = route[0](msg, ts_recv_ns, route[1])
         except _MALFORMED as exc:
             return self._malformed(f"bad {_kind_of(topic, msg)} frame", exc, raw)
-        stats.events += len(events)
         return events
 
     def _route(self, topic: object) -> tuple[_Handler, str]:

@@ -29,6 +29,7 @@ from typing import Final, Literal, TypeAlias, cast
 import msgspec
 import structlog
 
+from feeds.replay.progress import open_metered
 from feeds.replay.recording import RECORDING_MAGIC, Record, ReplayDataError, StrPath, read_recording
 
 __all__ = [
@@ -67,7 +68,7 @@ _ZIP_MAGIC: Final = b"PK"
 @contextmanager
 def _open_decompressed(path: Path) -> Iterator[io.BufferedIOBase]:
     """The file's content, whether plain, gzip or a single-member zip (judged by magic bytes)."""
-    with open(path, "rb") as file:
+    with cast(io.BufferedIOBase, open_metered(path)) as file:
         magic = file.read(4)
         file.seek(0)
         if magic.startswith(_GZIP_MAGIC):

@@ -32,6 +32,8 @@ from typing import IO, Any, Final, Literal, NoReturn, TypeAlias
 import msgspec
 import structlog
 
+from feeds.replay.progress import open_metered
+
 __all__ = [
     "Record",
     "ReplayDataError",
@@ -333,7 +335,7 @@ def _line_blocks(path: Path, *, tolerate_truncation: bool) -> Iterator[list[byte
     killed writer's file yields every line it managed to flush.
     """
     lines_read = 0
-    with open(path, "rb") as file, gzip.GzipFile(fileobj=file, mode="rb") as stream:
+    with open_metered(path) as file, gzip.GzipFile(fileobj=file, mode="rb") as stream:
         pending = b""
         while True:
             try:
