@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterator, Sequence
 from decimal import Decimal
 from enum import Enum
 from itertools import islice
-from typing import Final
+from typing import Final, cast
 
 from sortedcontainers import SortedList
 
@@ -185,12 +185,13 @@ class BookSide:
 
     def _load_seen(self, levels: Sequence[Sequence[str]], size_of: dict[str, int]) -> bool:
         prices, size_texts = zip(*levels, strict=True)
-        keys = list(map(self.key_of.get, prices))
-        lots = list(map(size_of.get, size_texts))
-        if None in keys or None in lots or 0 in lots:
+        found_keys = list(map(self.key_of.get, prices))
+        found_lots = list(map(size_of.get, size_texts))
+        if None in found_keys or None in found_lots or 0 in found_lots:
             return False
+        keys = cast(list[int], found_keys)
         self.text_of.update(zip(keys, prices, strict=True))
-        self.sizes.update(zip(prices, lots, strict=True))
+        self.sizes.update(zip(prices, cast(list[int], found_lots), strict=True))
         if len(self.text_of) != len(self.sizes) or len(self.sizes) != len(levels):
             self.clear()  # a price spelled twice, or listed twice: let the careful path decide
             return False

@@ -141,7 +141,8 @@ def _instruments(path: Path | None) -> dict[str, Instrument] | None:
 def format_report(report: ReplayReport) -> str:
     """The replay report as a readable table."""
     lines = [
-        f"messages      {report.messages:>12,}   ({report.msgs_per_s:,.0f} msg/s in {report.elapsed_s:.2f} s)",
+        f"messages      {report.messages:>12,}   "
+        f"({report.msgs_per_s:,.0f} msg/s in {report.elapsed_s:.2f} s)",
         f"book          {report.book_messages:>12,}",
         f"trades        {report.trade_messages:>12,}",
         f"ignored       {report.ignored_messages:>12,}",
@@ -153,8 +154,8 @@ def format_report(report: ReplayReport) -> str:
         lines.append("")
         lines.append(
             f"{name}  depth {book['depth']}  {book['state']}  last u {book['last_u']}  "
-            f"levels {book['bid_levels']}/{book['ask_levels']}  gaps {book['gaps']}  resets {book['resets']}  "
-            f"stale dropped {book['stale_dropped']}"
+            f"levels {book['bid_levels']}/{book['ask_levels']}  gaps {book['gaps']}  "
+            f"resets {book['resets']}  stale dropped {book['stale_dropped']}"
         )
         bids, asks = book["bids"], book["asks"]
         width = max([len(p) + len(s) for p, s in bids + asks] + [10]) + 2
