@@ -32,7 +32,7 @@ from sortedcontainers import SortedList
 from engine.enums import BookState, Side
 from engine.events import BookDelta
 from engine.instrument import Instrument
-from engine.numbers import ScaleError, parse_fixed
+from engine.numbers import FixedMemo, FixedMemos, ScaleError
 
 __all__ = ["OrderBook", "BookSide", "BookTrigger", "BookTransition", "SweepResult", "Level"]
 
@@ -42,8 +42,6 @@ Level = tuple[int, int]
 SYNCED: Final = BookState.SYNCED
 RESYNCING: Final = BookState.RESYNCING
 STALE: Final = BookState.STALE
-
-_CACHE_LIMIT = 1 << 16
 
 
 class BookTrigger(Enum):
@@ -67,6 +65,7 @@ TRANSITIONS: Final[dict[tuple[BookState, BookTrigger], BookState]] = {
     (STALE, BookTrigger.GAP): RESYNCING,
     (SYNCED, BookTrigger.CROSSED): RESYNCING,
     (STALE, BookTrigger.CROSSED): RESYNCING,
+    (RESYNCING, BookTrigger.CROSSED): RESYNCING,  # a crossed snapshot: still waiting for a good one
     (SYNCED, BookTrigger.BAD_DATA): RESYNCING,
     (STALE, BookTrigger.BAD_DATA): RESYNCING,
     (RESYNCING, BookTrigger.BAD_DATA): RESYNCING,  # e.g. an unreadable snapshot
@@ -106,156 +105,93 @@ class SweepResult:
 
 
 class BookSide:
-    """One side's levels, keyed for the hot path and ordered for queries.
+    """One side's levels: lots by signed key, the keys in order, and the best key.
 
-    ``sizes`` maps the price *as the venue spelled it* to its size in lots. An update of an
-    existing level, nearly every level change on a live feed, then costs one memo lookup for
-    the size and one dict write: the price is converted to ticks only when a level is inserted
-    or deleted. ``text_of`` maps each level's signed key back to its spelling, and ``keys``
-    holds the signed keys in order, so queries walk outwards from the touch in ticks. Should the
-    venue ever spell one price two ways, the insert finds the existing key and keeps a single
-    level, so correctness never depends on formatting.
-
-    ``best_key`` follows inserts and deletes, so reading the touch never searches ``keys``.
+    ``best_key`` follows inserts and deletes, so reading the touch never searches ``keys``;
+    only inserting or deleting a level touches the sorted keys. ``key_memo`` turns the venue's
+    price strings into signed keys for this side (it may be shared with other books).
     """
 
-    __slots__ = ("absent_deletes", "best_key", "key_of", "keys", "side", "sign", "sizes", "text_of")
+    __slots__ = ("absent_deletes", "best_key", "key_memo", "keys", "side", "sign", "sizes")
 
-    def __init__(self, side: Side) -> None:
+    def __init__(self, side: Side, key_memo: FixedMemo) -> None:
         self.side = side
         self.sign = -1 if side is Side.BUY else 1
-        self.sizes: dict[str, int] = {}
-        self.text_of: dict[int, str] = {}
+        self.sizes: dict[int, int] = {}
         self.keys = SortedList()
-        self.key_of: dict[str, int] = {}  # memo: price text -> signed key
+        self.key_memo = key_memo
         self.best_key: int | None = None
         self.absent_deletes = 0
 
     def __len__(self) -> int:
         return len(self.sizes)
 
-    # -- mutation -------------------------------------------------------------------------
-    def apply(self, levels: Sequence[Sequence[str]], book: OrderBook) -> None:
-        """Set each level's absolute size; size 0 deletes. The hot loop of the whole engine.
+    # -- mutation (by OrderBook) ----------------------------------------------------------
+    def insert(self, key: int, size: int) -> None:
+        self.sizes[key] = size
+        self.keys.add(key)
+        if self.best_key is None or key < self.best_key:
+            self.best_key = key
 
-        Raises ``ValueError``/``TypeError`` on an unreadable level (the book then resyncs).
-        """
-        sizes = self.sizes
-        size_of = book._size_of
-        for price_text, size_text in levels:
-            size = size_of.get(size_text)
-            if size is None:
-                size = book._new_size(size_text)
-            if price_text in sizes:
-                if size:
-                    sizes[price_text] = size
-                else:
-                    self._delete(price_text, book)
-            elif size:
-                self._insert(price_text, size, book)
-            else:
-                self._delete_absent(price_text, book)
-
-    def load(self, levels: Sequence[Sequence[str]], book: OrderBook) -> None:
-        """Replace every level (a snapshot), sorting once instead of inserting one by one.
-
-        A snapshot whose prices and sizes were all seen before (a re-sent or resync snapshot)
-        is rebuilt with C-level bulk operations; anything unusual takes the per-level path.
-        """
-        self.clear()
-        if levels and self._load_seen(levels, book._size_of):
-            return
-        sizes, text_of, key_of, size_of = self.sizes, self.text_of, self.key_of, book._size_of
-        for price_text, size_text in levels:
-            size = size_of.get(size_text)
-            if size is None:
-                size = book._new_size(size_text)
-            key = key_of.get(price_text)
-            if key is None:
-                key = book._new_key(self, price_text)
-            if not size:
-                continue  # a snapshot has no reason to list an empty level; nothing to hold
-            alias = text_of.get(key)
-            if alias is not None:
-                del sizes[alias]
-            text_of[key] = price_text
-            sizes[price_text] = size
-        self.keys.update(text_of)
-        self.best_key = self.keys[0] if text_of else None
-
-    def _load_seen(self, levels: Sequence[Sequence[str]], size_of: dict[str, int]) -> bool:
-        prices, size_texts = zip(*levels, strict=True)
-        found_keys = list(map(self.key_of.get, prices))
-        found_lots = list(map(size_of.get, size_texts))
-        if None in found_keys or None in found_lots or 0 in found_lots:
-            return False
-        keys = cast(list[int], found_keys)
-        self.text_of.update(zip(keys, prices, strict=True))
-        self.sizes.update(zip(prices, cast(list[int], found_lots), strict=True))
-        if len(self.text_of) != len(self.sizes) or len(self.sizes) != len(levels):
-            self.clear()  # a price spelled twice, or listed twice: let the careful path decide
-            return False
-        self.keys.update(keys)
-        self.best_key = self.keys[0]
-        return True
-
-    def _key(self, price_text: str, book: OrderBook) -> int:
-        key = self.key_of.get(price_text)
-        return book._new_key(self, price_text) if key is None else key
-
-    def _insert(self, price_text: str, size: int, book: OrderBook) -> None:
-        key = self._key(price_text, book)
-        alias = self.text_of.get(key)
-        if alias is None:
-            self.keys.add(key)
-            if self.best_key is None or key < self.best_key:
-                self.best_key = key
-        else:
-            del self.sizes[alias]  # the same price spelled another way: keep one level
-        self.text_of[key] = price_text
-        self.sizes[price_text] = size
-
-    def _delete(self, price_text: str, book: OrderBook) -> None:
-        key = self._key(price_text, book)
-        del self.sizes[price_text]
-        del self.text_of[key]
+    def delete(self, key: int) -> None:
+        del self.sizes[key]
         self.keys.remove(key)
         if key == self.best_key:
             self.best_key = self.keys[0] if self.sizes else None
 
-    def _delete_absent(self, price_text: str, book: OrderBook) -> None:
-        alias = self.text_of.get(self._key(price_text, book))  # also validates the price
-        if alias is None:
-            self.absent_deletes += 1
-        else:
-            self._delete(alias, book)
+    def load(self, levels: Sequence[Sequence[str]], size_memo: FixedMemo) -> None:
+        """Replace every level (a snapshot), sorting once instead of inserting one by one.
+
+        A snapshot whose strings are all memoised (a re-sent or resync snapshot) is rebuilt
+        with C-level bulk operations; anything unusual takes the per-level path.
+        """
+        self.clear()
+        if not levels:
+            return
+        if not self._load_memoised(levels, size_memo):
+            key_of, size_of, sizes = self.key_memo.get, size_memo.get, self.sizes
+            for price_text, size_text in levels:
+                key, size = key_of(price_text), size_of(size_text)
+                if size:
+                    sizes[key] = size  # a repeated price: the last one stands, as a delta would
+            self.keys.update(sizes)
+        self.best_key = self.keys[0] if self.sizes else None
+
+    def _load_memoised(self, levels: Sequence[Sequence[str]], size_memo: FixedMemo) -> bool:
+        prices, size_texts = zip(*levels, strict=True)
+        found_keys = list(map(self.key_memo.values.get, prices))
+        found_lots = list(map(size_memo.values.get, size_texts))
+        if None in found_keys or None in found_lots or 0 in found_lots:
+            return False
+        keys = cast(list[int], found_keys)
+        self.sizes.update(zip(keys, cast(list[int], found_lots), strict=True))
+        if len(self.sizes) != len(keys):
+            self.sizes.clear()  # a price listed twice: let the per-level path decide
+            return False
+        self.keys.update(keys)
+        return True
 
     def clear(self) -> None:
         self.sizes.clear()
-        self.text_of.clear()
         self.keys.clear()
         self.best_key = None
 
     # -- reading --------------------------------------------------------------------------
-    def lots_at_key(self, key: int) -> int:
-        text = self.text_of.get(key)
-        return 0 if text is None else self.sizes[text]
-
     def size_at(self, price_ticks: int) -> int:
         """Lots resting at ``price_ticks`` (0 if no level there)."""
-        return self.lots_at_key(self.sign * price_ticks)
+        return self.sizes.get(self.sign * price_ticks, 0)
 
     def levels(self, n: int | None = None) -> Iterator[Level]:
         """(price_ticks, size_lots) from the touch outwards, at most ``n``."""
-        sign, sizes, text_of = self.sign, self.sizes, self.text_of
+        sign, sizes = self.sign, self.sizes
         for key in islice(self.keys, n):
-            yield sign * key, sizes[text_of[key]]
+            yield sign * key, sizes[key]
 
     def levels_within_key(self, max_key: int) -> Iterator[Level]:
         """Levels from the touch out to ``max_key`` (inclusive), in signed-key terms."""
-        sign, sizes, text_of = self.sign, self.sizes, self.text_of
+        sign, sizes = self.sign, self.sizes
         for key in self.keys.irange(maximum=max_key):
-            yield sign * key, sizes[text_of[key]]
+            yield sign * key, sizes[key]
 
 
 class OrderBook:
@@ -263,8 +199,9 @@ class OrderBook:
 
     __slots__ = (
         "_has_rules",
+        "_memos",
         "_next_update_id",
-        "_size_of",
+        "_size_memo",
         "asks",
         "bad_data",
         "best_ask_ticks",
@@ -292,14 +229,19 @@ class OrderBook:
         depth: int,
         instrument: Instrument | None = None,
         on_transition: Callable[[OrderBook, BookTransition], None] | None = None,
+        memos: FixedMemos | None = None,
     ) -> None:
         self.symbol = symbol
         self.on_transition = on_transition
         self.depth = depth
         self.instrument = instrument
         self._has_rules = instrument is not None and not instrument.inferred
-        self.bids = BookSide(Side.BUY)
-        self.asks = BookSide(Side.SELL)
+        self._memos = memos if memos is not None else FixedMemos()
+        self.bids = BookSide(Side.BUY, self._memos.prices(0, -1))
+        self.asks = BookSide(Side.SELL, self._memos.prices(0, 1))
+        self._size_memo = self._memos.sizes(0)
+        if instrument is not None:
+            self._use_scales(instrument)
         self.state = RESYNCING  # until the first snapshot
         self.last_update_id = 0
         self.last_seq = 0
@@ -309,7 +251,6 @@ class OrderBook:
         # The only u a delta may carry to take the fast path; None while RESYNCING or STALE,
         # so those states cost nothing on the hot path and are handled in _out_of_sequence.
         self._next_update_id: int | None = None
-        self._size_of: dict[str, int] = {}
         self.snapshots = 0
         self.resets = 0  # snapshots after the first: venue re-sends, u == 1 restarts, resyncs
         self.gaps = 0
@@ -331,22 +272,40 @@ class OrderBook:
         which leaves the book exactly as it was, or that it broke the book (gap, crossed,
         unreadable), which empties it and moves it to RESYNCING. State changes go to
         ``on_transition`` before this returns.
+
+        This is the engine's hottest code: the next in-sequence delta is applied right here,
+        two memo lookups and one dict write per level for a size update; everything else
+        (snapshots, gaps, inserts, deletes, unseen strings) is handed to a named method.
         """
         update_id = msg.update_id
-        if msg.is_snapshot or update_id == 1:
-            return self._load_snapshot(msg)
-        if update_id != self._next_update_id:
-            return self._out_of_sequence(msg)
-        return self._apply_levels(msg)
-
-    def _apply_levels(self, msg: BookDelta) -> bool:
-        """Apply a delta to both sides, then check the touch."""
+        if update_id != self._next_update_id or msg.is_snapshot or update_id == 1:
+            return self._apply_out_of_line(msg)
+        size_memo = self._size_memo
+        size_of = size_memo.values.get
         try:
-            self.bids.apply(msg.bids, self)
-            self.asks.apply(msg.asks, self)
+            for book_side, levels in ((self.bids, msg.bids), (self.asks, msg.asks)):
+                sizes = book_side.sizes
+                key_memo = book_side.key_memo
+                key_of = key_memo.values.get
+                for price_text, size_text in levels:
+                    key = key_of(price_text)
+                    if key is None:
+                        key = key_memo.miss(price_text)
+                    size = size_of(size_text)
+                    if size is None:
+                        size = size_memo.miss(size_text)
+                    if size:
+                        if key in sizes:
+                            sizes[key] = size
+                        else:
+                            book_side.insert(key, size)
+                    elif key in sizes:
+                        book_side.delete(key)
+                    else:
+                        book_side.absent_deletes += 1
         except (ValueError, TypeError) as exc:
             self.bad_data += 1
-            return self._invalidate(BookTrigger.BAD_DATA, f"unreadable level at u={msg.update_id}: {exc}")
+            return self._invalidate(BookTrigger.BAD_DATA, f"unreadable level at u={update_id}: {exc}")
         return self._after_levels(msg)
 
     def _after_levels(self, msg: BookDelta) -> bool:
@@ -367,6 +326,11 @@ class OrderBook:
             return self._invalidate(BookTrigger.CROSSED, f"crossed at u={update_id}: bid {-bid} >= ask {ask}")
         return True
 
+    def _apply_out_of_line(self, msg: BookDelta) -> bool:
+        if msg.is_snapshot or msg.update_id == 1:
+            return self._load_snapshot(msg)
+        return self._out_of_sequence(msg)
+
     def _out_of_sequence(self, msg: BookDelta) -> bool:
         """Every delta that is not simply the next one: resyncing, stale, duplicate, gap, revival."""
         state = self.state
@@ -380,66 +344,47 @@ class OrderBook:
         if update_id > last + 1:
             self.gaps += 1
             return self._invalidate(BookTrigger.GAP, f"gap: u={update_id} after u={last}")
-        # the next delta after a silence: the book is consistent and talking again
-        applied = self._apply_levels(msg)
-        if applied:
-            self._move(BookTrigger.DELTA, f"delta u={update_id} after silence")
-        return applied
-
-    def _new_key(self, book_side: BookSide, price_text: str) -> int:
-        """Signed key of a price not seen before (or evicted from the memo); validates it."""
-        instrument = self.instrument
-        if instrument is None:
-            raise ScaleError("no price scale yet")
-        price = parse_fixed(price_text, instrument.price_scale)
-        if price <= 0:
-            raise ScaleError(f"non-positive price {price_text!r}")
-        key_of = book_side.key_of
-        if len(key_of) >= _CACHE_LIMIT:
-            key_of.clear()
-        key = key_of[price_text] = book_side.sign * price
-        return key
-
-    def _new_size(self, size_text: str) -> int:
-        instrument = self.instrument
-        if instrument is None:
-            raise ScaleError("no size scale yet")
-        size = parse_fixed(size_text, instrument.qty_scale)
-        if size < 0:
-            raise ScaleError(f"negative size {size_text!r}")
-        if len(self._size_of) >= _CACHE_LIMIT:
-            self._size_of.clear()
-        self._size_of[size_text] = size
-        return size
+        # The next delta after a silence: apply it, and only if the book is still sound say it is
+        # SYNCED again (a broken one goes straight from STALE to RESYNCING).
+        self._next_update_id = update_id
+        if not self.apply(msg):
+            return False
+        self._move(BookTrigger.DELTA, f"delta u={update_id} after silence")
+        return True
 
     def _load_snapshot(self, msg: BookDelta) -> bool:
         self.snapshots += 1
         if self.snapshots > 1:
             self.resets += 1
-        if self.instrument is None:
+        previous = self.instrument
+        if previous is None:
             self._fit_scale(msg)
         try:
             self._load_levels(msg)
-        except ScaleError:
+        except ScaleError as exc:
             if not self._fit_scale(msg):
-                return self._unreadable_snapshot(msg, "its numbers do not fit the instrument's scale")
+                return self._unreadable_snapshot(msg, str(exc), previous)
             try:
                 self._load_levels(msg)
-            except (ValueError, TypeError) as exc:
-                return self._unreadable_snapshot(msg, str(exc))
+            except (ValueError, TypeError) as retry_exc:
+                return self._unreadable_snapshot(msg, str(retry_exc), previous)
         except (ValueError, TypeError) as exc:
-            return self._unreadable_snapshot(msg, str(exc))
+            return self._unreadable_snapshot(msg, str(exc), previous)
         if not self._after_levels(msg):
             return False
         self._move(BookTrigger.SNAPSHOT, f"snapshot u={msg.update_id}")
         return True
 
     def _load_levels(self, msg: BookDelta) -> None:
-        self.bids.load(msg.bids, self)
-        self.asks.load(msg.asks, self)
+        self.bids.load(msg.bids, self._size_memo)
+        self.asks.load(msg.asks, self._size_memo)
 
-    def _unreadable_snapshot(self, msg: BookDelta, why: str) -> bool:
+    def _unreadable_snapshot(self, msg: BookDelta, why: str, previous: Instrument | None) -> bool:
+        """Reject a snapshot, undoing any scale it made us infer: junk must not set the units."""
         self.bad_data += 1
+        if self.instrument is not previous:
+            self.instrument = previous
+            self._use_scales(previous)
         return self._invalidate(BookTrigger.BAD_DATA, f"unreadable snapshot at u={msg.update_id}: {why}")
 
     def _fit_scale(self, msg: BookDelta) -> bool:
@@ -456,15 +401,20 @@ class OrderBook:
                 fitted = Instrument.inferred_from_levels(self.symbol, levels)
             else:
                 fitted = self.instrument.widened_for(levels)
-        except (ValueError, TypeError):
+        except (ValueError, TypeError, AttributeError):
             return False  # the load itself will report the bad level
         if fitted is self.instrument:
             return False
         self.instrument = fitted
-        self.bids.key_of.clear()
-        self.asks.key_of.clear()
-        self._size_of.clear()
+        self._use_scales(fitted)
         return True
+
+    def _use_scales(self, instrument: Instrument | None) -> None:
+        price_scale = 0 if instrument is None else instrument.price_scale
+        qty_scale = 0 if instrument is None else instrument.qty_scale
+        self.bids.key_memo = self._memos.prices(price_scale, -1)
+        self.asks.key_memo = self._memos.prices(price_scale, 1)
+        self._size_memo = self._memos.sizes(qty_scale)
 
     def _clear_levels(self) -> None:
         self.bids.clear()
@@ -503,11 +453,11 @@ class OrderBook:
 
     def best_bid(self) -> Level | None:
         key = self.bids.best_key
-        return None if key is None else (-key, self.bids.lots_at_key(key))
+        return None if key is None else (-key, self.bids.sizes[key])
 
     def best_ask(self) -> Level | None:
         key = self.asks.best_key
-        return None if key is None else (key, self.asks.lots_at_key(key))
+        return None if key is None else (key, self.asks.sizes[key])
 
     def mid_ticks(self) -> Decimal | None:
         """(best bid + best ask) / 2 in ticks; may be a half tick."""

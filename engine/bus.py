@@ -123,7 +123,7 @@ class EventBus:
                     except Exception:  # one broken subscriber must not starve the others
                         self.handler_errors += 1
                         log.exception(
-                            "subscriber failed", handler=_name_of(handler), event=type(event).__name__
+                            "subscriber failed", handler=_name_of(handler), event_type=type(event).__name__
                         )
                 if not pending:
                     return

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from decimal import Decimal
 
-from engine.numbers import FixedCache, decimals_of, format_fixed, from_decimal, to_decimal
+from engine.numbers import format_fixed, from_decimal, parse_fixed, to_decimal, written_decimals
 
 __all__ = ["Instrument"]
 
@@ -46,31 +46,43 @@ class Instrument:
         """Scales wide enough for every ``[price, size]`` given; steps unknown (1 tick, 1 lot).
 
         Used when a feed is replayed without instrument rules: the book still needs an exact
-        integer scale, and the snapshot shows how many decimals the venue prints.
+        integer scale, and the snapshot shows how many decimals the venue prints (Bybit writes
+        every price of a symbol with its priceScale decimals, trailing zeros included).
         """
         price_scale = qty_scale = 0
         for level in levels:
             price, size = level
-            price_scale = max(price_scale, decimals_of(price))
-            qty_scale = max(qty_scale, decimals_of(size))
+            price_scale = max(price_scale, written_decimals(price))
+            qty_scale = max(qty_scale, written_decimals(size))
         return cls(symbol=symbol, price_scale=price_scale, qty_scale=qty_scale, inferred=True)
 
     def widened_for(self, levels: Iterable[Iterable[str]]) -> Instrument:
-        """This instrument with scales widened, never narrowed, to fit ``levels``."""
+        """This instrument with scales widened, never narrowed, to fit ``levels``.
+
+        An inferred instrument's steps mean "unknown, the finest unit", and stay so. Real rules
+        are rescaled with the units, so a 0.5 tick stays 0.5 whatever the scale.
+        """
         other = Instrument.inferred_from_levels(self.symbol, levels)
         if other.price_scale <= self.price_scale and other.qty_scale <= self.qty_scale:
             return self
-        return replace(
+        price_scale = max(self.price_scale, other.price_scale)
+        qty_scale = max(self.qty_scale, other.qty_scale)
+        if self.inferred:
+            return replace(self, price_scale=price_scale, qty_scale=qty_scale)
+        price_factor = 10 ** (price_scale - self.price_scale)
+        qty_factor = 10 ** (qty_scale - self.qty_scale)
+        return replace(  # the rules keep their value; only the unit they are counted in shrinks
             self,
-            price_scale=max(self.price_scale, other.price_scale),
-            qty_scale=max(self.qty_scale, other.qty_scale),
+            price_scale=price_scale,
+            qty_scale=qty_scale,
+            price_step_ticks=self.price_step_ticks * price_factor,
+            qty_step_lots=self.qty_step_lots * qty_factor,
+            min_qty_lots=self.min_qty_lots * qty_factor,
+            max_qty_lots=None if self.max_qty_lots is None else self.max_qty_lots * qty_factor,
+            max_market_qty_lots=(
+                None if self.max_market_qty_lots is None else self.max_market_qty_lots * qty_factor
+            ),
         )
-
-    def price_cache(self) -> FixedCache:
-        return FixedCache(self.price_scale)
-
-    def qty_cache(self) -> FixedCache:
-        return FixedCache(self.qty_scale)
 
     # -- conversion -----------------------------------------------------------------------
     def format_price(self, ticks: int) -> str:
@@ -86,12 +98,16 @@ class Instrument:
         return to_decimal(lots, self.qty_scale)
 
     def ticks(self, price: Decimal | str) -> int:
-        """Exact ticks of a price; raises ``ScaleError`` if it is finer than a tick."""
-        return from_decimal(Decimal(price), self.price_scale)
+        """Exact ticks of a price; ``ScaleError`` if it is finer than a tick or not a number."""
+        if isinstance(price, str):
+            return parse_fixed(price, self.price_scale)
+        return from_decimal(price, self.price_scale)
 
     def lots(self, qty: Decimal | str) -> int:
-        """Exact lots of a quantity; raises ``ScaleError`` if it is finer than a lot."""
-        return from_decimal(Decimal(qty), self.qty_scale)
+        """Exact lots of a quantity; ``ScaleError`` if it is finer than a lot or not a number."""
+        if isinstance(qty, str):
+            return parse_fixed(qty, self.qty_scale)
+        return from_decimal(qty, self.qty_scale)
 
     # -- order rules ----------------------------------------------------------------------
     def price_floor(self, ticks: int) -> int:

@@ -18,6 +18,7 @@ from engine.commands import Command, ResyncBook
 from engine.enums import BookState
 from engine.events import BookStateChanged, Event
 from engine.instrument import Instrument
+from engine.numbers import FixedMemos
 
 __all__ = ["Books", "DEFAULT_STALE_AFTER_NS", "SWEEPS_PER_STALE_PERIOD"]
 
@@ -47,6 +48,7 @@ class Books:
         self._instruments = dict(instruments or {})
         self.stale_after_ns = stale_after_ns
         self.index: dict[tuple[str, int], OrderBook] = {}
+        self._memos = FixedMemos()  # shared by every book, so memory does not grow with books
         self._primary: dict[str, OrderBook] = {}
         self._sweep: TimerHandle | None = None
 
@@ -71,7 +73,13 @@ class Books:
         """The book for (symbol, depth), created empty and RESYNCING if it does not exist yet."""
         book = self.index.get((symbol, depth))
         if book is None:
-            book = OrderBook(symbol, depth, self._instruments.get(symbol), on_transition=self._on_transition)
+            book = OrderBook(
+                symbol,
+                depth,
+                self._instruments.get(symbol),
+                on_transition=self._on_transition,
+                memos=self._memos,
+            )
             self.index[(symbol, depth)] = book
             self._primary.setdefault(symbol, book)
         return book

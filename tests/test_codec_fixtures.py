@@ -16,7 +16,6 @@ from typing import Any
 
 import msgspec
 import pytest
-from conftest import FIXTURES
 from msgspec.structs import replace
 
 from engine.enums import OrderStatus, Side
@@ -41,6 +40,7 @@ from engine.events import (
     WalletUpdated,
 )
 from feeds.bybit.codec import BybitCodec, CodecStats
+from tests.conftest import FIXTURES
 
 WS = FIXTURES / "ws"
 FIXTURE_FILES = sorted(p.relative_to(WS).as_posix() for p in WS.rglob("*") if p.is_file())

@@ -14,11 +14,11 @@ from decimal import Decimal
 from typing import Any, NamedTuple
 
 import pytest
-from conftest import FIXTURES
 from structlog.testing import capture_logs
 
 from engine.events import Event, TickerUpdated
 from feeds.bybit.codec import BybitCodec
+from tests.conftest import FIXTURES
 
 WS = FIXTURES / "ws"
 TS_RECV = 1_800_000_000_000_000_001

@@ -56,16 +56,18 @@ def parse_instruments_info(response: Mapping[str, Any]) -> dict[str, Instrument]
     category = result.get("category") or None
     instruments = {}
     for item in result["list"]:
+        if not isinstance(item, Mapping):
+            raise InstrumentsError(f"an instruments-info item is not an object: {item!r}")
         try:
             instrument = _instrument(item, category or _category_of(item))
-        except (KeyError, TypeError, ValueError) as exc:
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise InstrumentsError(f"unreadable rules for {item.get('symbol', '?')!r}: {exc}") from exc
         instruments[instrument.symbol] = instrument
     return instruments
 
 
 def _category_of(item: Mapping[str, Any]) -> str:
-    contract = item.get("contractType", "")
+    contract = item.get("contractType") or ""
     if contract.startswith("Linear"):
         return "linear"
     if contract.startswith("Inverse"):
