@@ -50,8 +50,10 @@ from common import (
 )
 
 from engine.book import OrderBook
+from engine.clock import SimClock
 from engine.enums import BookState
 from engine.events import BookDelta
+from engine.market import Books
 from engine.runtime.replay import Replay, ReplayReport
 from feeds.replay import merge_records, open_records
 from feeds.replay.progress import ReadMeter
@@ -407,9 +409,10 @@ def memory_child() -> dict[str, Any]:
     ]
     gc.collect()
     before = vm_rss_bytes()
+    registry = Books(SimClock(), emit=lambda event: None, command=lambda command: None)
     books: list[OrderBook] = []
     for source in sources:
-        book = OrderBook(source.symbol, MEMORY_LEVELS)
+        book = registry.open(source.symbol, MEMORY_LEVELS)  # as the engine opens them: shared memos
         check(book.apply(source.snapshot()), f"{source.symbol}: snapshot rejected")
         books.append(book)
     gc.collect()
@@ -438,10 +441,12 @@ def memory_child() -> dict[str, Any]:
 
 
 def memo_entries(books: Sequence[OrderBook]) -> dict[str, int]:
-    """Entries in the books' text -> number memos (kept beside the levels, up to 65,536 each)."""
+    """Entries in the text -> number memos the books use (shared per scale, each bounded)."""
+    price_memos = {id(side.key_memo): side.key_memo for book in books for side in (book.bids, book.asks)}
+    size_memos = {id(book._size_memo): book._size_memo for book in books}
     return {
-        "size_texts": sum(len(book._size_of) for book in books),
-        "price_texts": sum(len(book.bids.key_of) + len(book.asks.key_of) for book in books),
+        "size_texts": sum(len(memo.values) for memo in size_memos.values()),
+        "price_texts": sum(len(memo.values) for memo in price_memos.values()),
     }
 
 
