@@ -1,10 +1,25 @@
-"""What the engine asks its drivers to do. Imperative names; immutable values."""
+"""What the engine asks its drivers and venues to do. Imperative names; immutable values.
+
+Order commands carry integers (ticks and lots of the symbol's instrument), never floats; the
+venue adapter formats them as the exact decimal strings Bybit wants. ``client_order_id`` is the
+Bybit ``orderLinkId`` and identifies the order everywhere.
+"""
 
 from __future__ import annotations
 
 import msgspec
 
-__all__ = ["Command", "ResyncBook"]
+from engine.enums import OrderType, Side, TimeInForce
+
+__all__ = [
+    "Command",
+    "ResyncBook",
+    "SubmitOrder",
+    "AmendOrder",
+    "CancelOrder",
+    "CancelAllOrders",
+    "OrderCommand",
+]
 
 
 class Command(msgspec.Struct, frozen=True, kw_only=True, gc=False, tag_field="command", tag=True):
@@ -22,3 +37,38 @@ class ResyncBook(Command, frozen=True, kw_only=True, gc=False):
 
     symbol: str
     depth: int
+
+
+class SubmitOrder(Command, frozen=True, kw_only=True, gc=False):
+    """Place one child order. ``price_ticks`` is required for limit orders, None for market."""
+
+    client_order_id: str
+    parent_id: str
+    symbol: str
+    side: Side
+    order_type: OrderType
+    qty_lots: int
+    price_ticks: int | None = None
+    time_in_force: TimeInForce = TimeInForce.GTC
+    reduce_only: bool = False
+
+
+class AmendOrder(Command, frozen=True, kw_only=True, gc=False):
+    """Change a resting order's total quantity and/or price (None = unchanged)."""
+
+    client_order_id: str
+    symbol: str
+    qty_lots: int | None = None
+    price_ticks: int | None = None
+
+
+class CancelOrder(Command, frozen=True, kw_only=True, gc=False):
+    client_order_id: str
+    symbol: str
+
+
+class CancelAllOrders(Command, frozen=True, kw_only=True, gc=False):
+    symbol: str
+
+
+OrderCommand = SubmitOrder | AmendOrder | CancelOrder | CancelAllOrders

@@ -2,8 +2,9 @@
 
 A driver hands it events (``handle``) and collects what it wants done (``commands_to_send``),
 the way a sans-I/O protocol hands back bytes to send. ``handle`` runs each event to completion
-on the caller's thread: apply it to local state (books now; orders and strategies later), then
-publish it on the bus. Nothing here awaits, sleeps or reads the wall clock.
+on the caller's thread: apply it to local state (books, the trade tape, our orders), then
+publish it on the bus, where strategies (through the desk) and any other subscriber react.
+Nothing here awaits, sleeps or reads the wall clock.
 """
 
 from __future__ import annotations
@@ -13,9 +14,13 @@ from collections.abc import Mapping
 from engine.bus import EventBus
 from engine.clock import Clock
 from engine.commands import Command
-from engine.events import BookDelta, Event
+from engine.desk import Desk, StrategyFactory
+from engine.events import BookDelta, Event, OrderFilled, OrderUpdated, TradeApiReplied, TradePrinted
 from engine.instrument import Instrument
 from engine.market import DEFAULT_STALE_AFTER_NS, Books
+from engine.orders import OrderTracker
+from engine.parent import ParentOrder, ParentPlan
+from engine.tape import TradeTape
 
 __all__ = ["Engine"]
 
@@ -43,20 +48,31 @@ class Engine:
             stale_after_ns=stale_after_ns,
         )
         self._book_index = self.books.index
+        self.tapes: dict[str, TradeTape] = {}
+        self.orders = OrderTracker(self._instrument_of, self.bus.publish)
+        self.desk = Desk(clock, self.bus, self.books, self.orders, self.outbox.append, self.tapes)
 
     def handle(self, event: Event) -> None:
         """Apply ``event`` to local state, then publish it (unless the book dropped it).
 
         A book message that was stale, duplicated, or arrived while its book was resyncing is
-        not published: subscribers only ever see book messages that the book accepted. Any
-        state change it caused (``BookStateChanged``) is published before it.
+        not published: subscribers only ever see book messages that the book accepted. What an
+        event causes (a book state change, a child's fill or status) is published before it.
         """
-        if type(event) is BookDelta:
-            book = self._book_index.get((event.symbol, event.depth)) or self.books.open(
-                event.symbol, event.depth
-            )
+        if isinstance(event, BookDelta):
+            book = self._book_index.get((event.symbol, event.depth)) or self.books.open(event.symbol, event.depth)
             if not book.apply(event):
                 return
+        elif isinstance(event, TradePrinted):
+            tape = self.tapes.get(event.symbol)
+            if tape is not None:
+                tape.add(event)
+        elif isinstance(event, OrderFilled):
+            self.orders.on_fill(event)
+        elif isinstance(event, OrderUpdated):
+            self.orders.on_order_update(event)
+        elif isinstance(event, TradeApiReplied):
+            self.orders.on_trade_reply(event)
         self.bus.publish(event)
 
     def commands_to_send(self) -> list[Command]:
@@ -64,3 +80,11 @@ class Engine:
         commands = self.outbox[:]
         self.outbox.clear()
         return commands
+
+    def start_parent(self, parent: ParentOrder, make_strategy: StrategyFactory) -> ParentPlan:
+        """Start working ``parent`` now with the strategy ``make_strategy`` builds from its plan."""
+        return self.desk.start(parent, make_strategy)
+
+    def _instrument_of(self, symbol: str) -> Instrument | None:
+        book = self.books.book(symbol)
+        return None if book is None else book.instrument

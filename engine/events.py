@@ -39,6 +39,13 @@ __all__ = [
     "TradeApiReplied",
     "BookStateChanged",
     "ConnectionStateChanged",
+    "ChildStatusChanged",
+    "ChildFilled",
+    "ChildDenied",
+    "ParentStarted",
+    "ParentFinished",
+    "TimerFired",
+    "StopRequested",
     "FULL_DEPTH",
 ]
 
@@ -323,4 +330,75 @@ class BookStateChanged(Event, frozen=True, kw_only=True, gc=False):
 class ConnectionStateChanged(Event, frozen=True, kw_only=True, gc=False):
     stream: str
     state: ConnectionState
+    reason: str = ""
+
+
+# -- our child orders, as the order tracker sees them (deduplicated, in ticks and lots) ----
+
+
+class ChildStatusChanged(Event, frozen=True, kw_only=True, gc=False):
+    """A child order moved forward in its life (statuses never move back)."""
+
+    client_order_id: str
+    parent_id: str
+    symbol: str
+    old: OrderStatus
+    new: OrderStatus
+    qty_lots: int
+    filled_lots: int
+    reason: str = ""
+
+
+class ChildFilled(Event, frozen=True, kw_only=True, gc=False):
+    """One new fill of a child, booked once (by exec_id) and never beyond the child's quantity."""
+
+    client_order_id: str
+    parent_id: str
+    symbol: str
+    side: Side
+    exec_id: str
+    price_ticks: int
+    qty_lots: int
+    filled_lots: int  # the child's total after this fill
+    fee: Decimal
+    fee_currency: str = ""
+    is_maker: bool = False
+
+
+class ChildDenied(Event, frozen=True, kw_only=True, gc=False):
+    """A child the engine refused to send (outside the band, under the venue minimums, ...)."""
+
+    client_order_id: str
+    parent_id: str
+    symbol: str
+    reason: str
+
+
+# -- parent lifecycle and strategy timers (engine-local) ------------------------------------
+
+
+class ParentStarted(Event, frozen=True, kw_only=True, gc=False):
+    """A parent order starts working now; its strategy gets this first."""
+
+    parent_id: str
+    symbol: str
+
+
+class ParentFinished(Event, frozen=True, kw_only=True, gc=False):
+    parent_id: str
+    symbol: str
+    state: str
+    reason: str = ""
+
+
+class TimerFired(Event, frozen=True, kw_only=True, gc=False):
+    """A strategy's wake-up time has come (``ts_event_ns`` is the time it asked for)."""
+
+    parent_id: str
+
+
+class StopRequested(Event, frozen=True, kw_only=True, gc=False):
+    """Stop working a parent: cancel what rests and finish."""
+
+    parent_id: str
     reason: str = ""

@@ -1,0 +1,349 @@
+"""Our child orders: one explicit state machine, fed by whatever the venue says in whatever order.
+
+Bybit reports an order on three independent channels: the trade-API reply (accepted or
+refused), the ``order`` stream (status and cumulative quantity) and the ``execution`` streams
+(each fill, with its price and fee). They arrive in any order, sometimes twice, sometimes late:
+
+* a fill can arrive before the ack or the New status (the streams race);
+* a cancel can lose the race to a fill: the order ends Cancelled with fills, or Filled, or is
+  reported Filled twice (once with ``cancelType=CancelByUser``);
+* ``execution.fast`` fills carry no orderLinkId for maker fills, only the venue's orderId.
+
+So: fills are booked once per ``exec_id``, and never beyond the order's quantity (an overfill is
+refused, logged and counted); a fill for an order we cannot place yet waits until its orderId
+is known; and the status only moves forward along ``TRANSITIONS``. A venue report that would
+move it backwards is a stale message: counted and ignored. Every change comes out as a
+``ChildStatusChanged`` or ``ChildFilled`` event.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Iterator
+from decimal import Decimal
+from typing import Final
+
+import structlog
+
+from engine.commands import SubmitOrder
+from engine.enums import OrderStatus, OrderType, Side, TimeInForce
+from engine.events import ChildFilled, ChildStatusChanged, Event, OrderFilled, OrderUpdated, TradeApiReplied
+from engine.ids import client_id_of_request
+from engine.instrument import Instrument
+from engine.numbers import ScaleError
+
+__all__ = ["ChildOrder", "Fill", "OrderTracker", "TRANSITIONS", "TERMINAL"]
+
+log = structlog.get_logger("engine.orders")
+
+S = OrderStatus
+TERMINAL: Final = frozenset({S.FILLED, S.CANCELLED, S.REJECTED})
+MAX_WAITING_ORDERS: Final = 1000
+
+TRANSITIONS: Final[dict[OrderStatus, frozenset[OrderStatus]]] = {
+    S.SENT: frozenset({S.NEW, S.PARTIALLY_FILLED, S.FILLED, S.CANCELLED, S.REJECTED}),
+    S.NEW: frozenset({S.PARTIALLY_FILLED, S.FILLED, S.CANCELLED, S.REJECTED}),
+    S.PARTIALLY_FILLED: frozenset({S.FILLED, S.CANCELLED}),
+    S.CANCELLED: frozenset({S.FILLED}),  # a late fill completes an order whose cancel lost the race
+    S.FILLED: frozenset(),
+    S.REJECTED: frozenset(),
+}
+"""Legal moves. Anything else the venue reports is older news than what we know."""
+
+_VENUE_STATUS: Final = {
+    S.NEW: S.NEW,
+    S.UNTRIGGERED: S.NEW,
+    S.TRIGGERED: S.NEW,
+    S.PARTIALLY_FILLED: S.PARTIALLY_FILLED,
+    S.FILLED: S.FILLED,
+    S.CANCELLED: S.CANCELLED,
+    S.PARTIALLY_FILLED_CANCELED: S.CANCELLED,
+    S.DEACTIVATED: S.CANCELLED,
+    S.REJECTED: S.REJECTED,
+}
+
+
+class Fill:
+    __slots__ = ("exec_id", "fee", "is_maker", "price_ticks", "qty_lots", "ts_ns")
+
+    def __init__(self, exec_id: str, price_ticks: int, qty_lots: int, fee: Decimal, is_maker: bool, ts_ns: int):
+        self.exec_id = exec_id
+        self.price_ticks = price_ticks
+        self.qty_lots = qty_lots
+        self.fee = fee
+        self.is_maker = is_maker
+        self.ts_ns = ts_ns
+
+
+class ChildOrder:
+    """What we know of one child order. Mutated only by ``OrderTracker``."""
+
+    __slots__ = (
+        "client_order_id",
+        "created_ns",
+        "filled_lots",
+        "fills",
+        "notional",
+        "order_type",
+        "parent_id",
+        "price_ticks",
+        "qty_lots",
+        "reason",
+        "side",
+        "status",
+        "symbol",
+        "time_in_force",
+        "updated_ns",
+        "venue_cum_lots",
+        "venue_order_id",
+    )
+
+    def __init__(self, command: SubmitOrder, now_ns: int) -> None:
+        self.client_order_id = command.client_order_id
+        self.parent_id = command.parent_id
+        self.symbol = command.symbol
+        self.side = command.side
+        self.order_type = command.order_type
+        self.time_in_force = command.time_in_force
+        self.qty_lots = command.qty_lots
+        self.price_ticks = command.price_ticks
+        self.status = S.SENT
+        self.filled_lots = 0
+        self.notional = 0  # sum(price_ticks * qty_lots) over fills
+        self.venue_cum_lots = 0  # cumExecQty as the order stream last said
+        self.venue_order_id = ""
+        self.fills: list[Fill] = []
+        self.reason = ""
+        self.created_ns = now_ns
+        self.updated_ns = now_ns
+
+    @property
+    def leaves_lots(self) -> int:
+        return 0 if self.status in TERMINAL else self.qty_lots - self.filled_lots
+
+    @property
+    def is_open(self) -> bool:
+        return self.status not in TERMINAL
+
+    @property
+    def fees(self) -> Decimal:
+        return sum((fill.fee for fill in self.fills), Decimal(0))
+
+    def __repr__(self) -> str:
+        return (
+            f"<ChildOrder {self.client_order_id} {self.side} {self.filled_lots}/{self.qty_lots} "
+            f"@ {self.price_ticks} {self.status}>"
+        )
+
+
+class OrderTracker:
+    """All our child orders, by orderLinkId, and the venue's orderId for each once known."""
+
+    def __init__(self, instrument_of: Callable[[str], Instrument | None], emit: Callable[[Event], None]) -> None:
+        self._instrument_of = instrument_of
+        self._emit = emit
+        self.orders: dict[str, ChildOrder] = {}
+        self._by_venue_id: dict[str, str] = {}
+        self._exec_ids: set[str] = set()
+        self._waiting_fills: dict[str, list[OrderFilled]] = defaultdict(list)  # by venue orderId
+        self.duplicate_fills = 0
+        self.refused_overfill_lots = 0
+        self.stale_reports = 0
+        self.foreign_reports = 0  # about orders that are not ours
+
+    # -- our side ---------------------------------------------------------------------------
+    def register(self, command: SubmitOrder, now_ns: int) -> ChildOrder:
+        """A child handed to the venue: it exists from now on, status SENT."""
+        if command.client_order_id in self.orders:
+            raise ValueError(f"duplicate client order id {command.client_order_id}")
+        order = self.orders[command.client_order_id] = ChildOrder(command, now_ns)
+        return order
+
+    def get(self, client_order_id: str) -> ChildOrder | None:
+        return self.orders.get(client_order_id)
+
+    def children(self, parent_id: str) -> Iterator[ChildOrder]:
+        return (order for order in self.orders.values() if order.parent_id == parent_id)
+
+    # -- what the venue says ----------------------------------------------------------------
+    def on_trade_reply(self, reply: TradeApiReplied) -> None:
+        """The trade API accepted or refused a request; only a refused create changes state."""
+        if reply.op != "order.create" or not reply.req_id:
+            return
+        order = self.orders.get(client_id_of_request(reply.req_id))
+        if order is None:
+            self.foreign_reports += 1
+            return
+        if reply.order_id:
+            self._learn_venue_id(order, reply.order_id, reply.ts_recv_ns)
+        if reply.ret_code != 0:
+            self._advance(order, S.REJECTED, reply.ts_recv_ns, f"{reply.ret_code} {reply.message}")
+
+    def on_order_update(self, update: OrderUpdated) -> None:
+        order = self.orders.get(update.order_link_id) if update.order_link_id else None
+        if order is None:
+            client_id = self._by_venue_id.get(update.order_id)
+            order = self.orders.get(client_id) if client_id else None
+        if order is None:
+            self.foreign_reports += 1
+            return
+        if update.order_id:
+            self._learn_venue_id(order, update.order_id, update.ts_recv_ns)
+        instrument = self._instrument_of(order.symbol)
+        if instrument is not None:
+            try:
+                order.venue_cum_lots = max(order.venue_cum_lots, instrument.lots(update.cum_exec_qty))
+                if order.is_open:
+                    self._take_amendment(order, instrument, update)
+            except ScaleError:
+                log.warning("order update quantity off the lot grid", order=order.client_order_id)
+        status = _VENUE_STATUS.get(update.status)
+        if status is None:
+            return
+        reason = update.reject_reason if update.reject_reason not in ("", "EC_NoError") else update.cancel_type
+        if status is S.FILLED and order.filled_lots < order.qty_lots:
+            # Filled on the order stream before its executions arrived: keep the fills'
+            # status, they will bring it to FILLED; meanwhile it is at least partially filled.
+            status = S.PARTIALLY_FILLED
+        if status is S.PARTIALLY_FILLED and order.filled_lots == 0:
+            status = S.NEW  # cumulative quantity without fills yet: wait for the executions
+        self._advance(order, status, update.ts_recv_ns, "" if reason == "UNKNOWN" else reason)
+
+    def on_fill(self, fill: OrderFilled) -> None:
+        if fill.exec_id in self._exec_ids:
+            self.duplicate_fills += 1
+            return
+        order = self.orders.get(fill.order_link_id) if fill.order_link_id else None
+        if order is None:
+            client_id = self._by_venue_id.get(fill.order_id)
+            order = self.orders.get(client_id) if client_id else None
+        if order is None:
+            if fill.order_link_id and fill.order_link_id not in self.orders:
+                self.foreign_reports += 1
+                return
+            self._wait_for_order_id(fill)
+            return
+        self._book_fill(order, fill)
+
+    # -- mechanics ----------------------------------------------------------------------------
+    def _take_amendment(self, order: ChildOrder, instrument: Instrument, update: OrderUpdated) -> None:
+        """The order stream carries the order's current quantity and price: an amend took effect."""
+        qty_lots = instrument.lots(update.qty)
+        if qty_lots != order.qty_lots and qty_lots >= order.filled_lots:
+            order.qty_lots = qty_lots
+        if update.price is not None and order.order_type is OrderType.LIMIT:
+            order.price_ticks = instrument.ticks(update.price)
+
+    def _wait_for_order_id(self, fill: OrderFilled) -> None:
+        """Hold a fill whose order we cannot place yet (its ack is still on the way).
+
+        Bounded: fills of orders that are not ours (placed by hand on the same account) would
+        otherwise wait forever.
+        """
+        if fill.order_id not in self._waiting_fills and len(self._waiting_fills) >= MAX_WAITING_ORDERS:
+            oldest = next(iter(self._waiting_fills))
+            del self._waiting_fills[oldest]
+            self.foreign_reports += 1
+        self._waiting_fills[fill.order_id].append(fill)
+
+    def _learn_venue_id(self, order: ChildOrder, venue_order_id: str, now_ns: int) -> None:
+        if order.venue_order_id:
+            return
+        order.venue_order_id = venue_order_id
+        self._by_venue_id[venue_order_id] = order.client_order_id
+        for fill in self._waiting_fills.pop(venue_order_id, ()):
+            self._book_fill(order, fill)
+
+    def _book_fill(self, order: ChildOrder, fill: OrderFilled) -> None:
+        instrument = self._instrument_of(order.symbol)
+        if instrument is None:
+            log.error("fill for a symbol without an instrument", order=order.client_order_id)
+            return
+        try:
+            price_ticks = instrument.ticks(fill.price)
+            qty_lots = instrument.lots(fill.qty)
+        except ScaleError as exc:
+            log.error("fill off the price or lot grid", order=order.client_order_id, error=str(exc))
+            return
+        self._exec_ids.add(fill.exec_id)
+        room = order.qty_lots - order.filled_lots
+        if qty_lots > room:
+            self.refused_overfill_lots += qty_lots - room
+            log.error(
+                "fill beyond the order's quantity refused",
+                order=order.client_order_id,
+                exec_id=fill.exec_id,
+                fill_lots=qty_lots,
+                room_lots=room,
+            )
+            qty_lots = room
+        if qty_lots <= 0:
+            return
+        fee = fill.fee if fill.fee is not None else Decimal(0)
+        order.fills.append(Fill(fill.exec_id, price_ticks, qty_lots, fee, fill.is_maker, fill.ts_recv_ns))
+        order.filled_lots += qty_lots
+        order.notional += price_ticks * qty_lots
+        order.updated_ns = fill.ts_recv_ns
+        self._emit(
+            ChildFilled(
+                ts_event_ns=fill.ts_event_ns,
+                ts_recv_ns=fill.ts_recv_ns,
+                client_order_id=order.client_order_id,
+                parent_id=order.parent_id,
+                symbol=order.symbol,
+                side=order.side,
+                exec_id=fill.exec_id,
+                price_ticks=price_ticks,
+                qty_lots=qty_lots,
+                filled_lots=order.filled_lots,
+                fee=fee,
+                fee_currency=fill.fee_currency,
+                is_maker=fill.is_maker,
+            )
+        )
+        if order.filled_lots == order.qty_lots:
+            self._advance(order, S.FILLED, fill.ts_recv_ns, "")
+        elif order.status in (S.SENT, S.NEW):
+            self._advance(order, S.PARTIALLY_FILLED, fill.ts_recv_ns, "")
+
+    def _advance(self, order: ChildOrder, new: OrderStatus, now_ns: int, reason: str) -> None:
+        old = order.status
+        if new is old:
+            return
+        if new not in TRANSITIONS[old]:
+            self.stale_reports += 1  # older news than what we know (statuses only move forward)
+            return
+        if new is S.FILLED and order.filled_lots < order.qty_lots:
+            return  # only the fills themselves can complete an order
+        order.status = new
+        order.updated_ns = now_ns
+        if reason:
+            order.reason = reason
+        self._emit(
+            ChildStatusChanged(
+                ts_event_ns=now_ns,
+                ts_recv_ns=now_ns,
+                client_order_id=order.client_order_id,
+                parent_id=order.parent_id,
+                symbol=order.symbol,
+                old=old,
+                new=new,
+                qty_lots=order.qty_lots,
+                filled_lots=order.filled_lots,
+                reason=reason,
+            )
+        )
+
+
+def describe(order: ChildOrder) -> dict[str, object]:
+    """A plain summary of a child (for reports)."""
+    return {
+        "client_order_id": order.client_order_id,
+        "side": Side(order.side).value,
+        "type": OrderType(order.order_type).value,
+        "tif": TimeInForce(order.time_in_force).value,
+        "qty_lots": order.qty_lots,
+        "price_ticks": order.price_ticks,
+        "status": order.status.value,
+        "filled_lots": order.filled_lots,
+    }
