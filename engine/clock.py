@@ -74,6 +74,20 @@ class SimClock:
             heapq.heappop(timers)
         return timers[0][0] if timers else None
 
+    def set_time(self, ts_ns: int) -> None:
+        """Move to ``ts_ns`` without firing timers due *at* ``ts_ns`` (they fire on advance_to).
+
+        For drivers that order same-time work explicitly (a backtest delivers venue output
+        before timers due at the same instant). Raises if a timer is due *before* ``ts_ns``:
+        skipping it would break causality.
+        """
+        if ts_ns < self._now:
+            raise ValueError(f"time can't go backwards: {ts_ns} < {self._now}")
+        due = self.next_deadline_ns()
+        if due is not None and due < ts_ns:
+            raise ValueError(f"a timer is due at {due}, before {ts_ns}: advance_to() first")
+        self._now = ts_ns
+
     def advance_to(self, ts_ns: int) -> None:
         """Move to ``ts_ns``, firing every timer due at or before it, each at its own due time.
 

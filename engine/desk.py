@@ -123,6 +123,7 @@ class Desk:
         bus.subscribe(BookDelta, self._on_market)
         bus.subscribe(TradePrinted, self._on_market)
         bus.subscribe(BookStateChanged, self._on_market)
+        bus.subscribe(ParentStarted, self._on_parent_event)
         bus.subscribe(ChildStatusChanged, self._on_parent_event)
         bus.subscribe(ChildFilled, self._on_parent_event)
         bus.subscribe(ChildDenied, self._on_parent_event)
@@ -177,7 +178,7 @@ class Desk:
                 self._deliver(working, event)
 
     def _on_parent_event(
-        self, event: ChildStatusChanged | ChildFilled | ChildDenied | TimerFired | StopRequested
+        self, event: ParentStarted | ChildStatusChanged | ChildFilled | ChildDenied | TimerFired | StopRequested
     ) -> None:
         working = self.parents.get(event.parent_id)
         if working is None or working.finished_ns is not None:
@@ -236,11 +237,11 @@ class Desk:
                 working.denied += 1
                 now = self._clock.now_ns()
                 self._bus.publish(
-                    ChildDenied(
+                    ChildDenied(  # to the strategy that sent it, whatever parent the command named
                         ts_event_ns=now,
                         ts_recv_ns=now,
                         client_order_id=command.client_order_id,
-                        parent_id=command.parent_id,
+                        parent_id=working.plan.parent_id,
                         symbol=command.symbol,
                         reason=problem,
                     )
