@@ -102,9 +102,7 @@ def feed_path(lines: int, seed: int, profile: str | None = None) -> Path:
         os.replace(temp, path)
     finally:
         temp.unlink(missing_ok=True)
-    print(
-        f"  {done.stdout.strip()} (total {time.perf_counter() - started:.1f}s)", file=sys.stderr, flush=True
-    )
+    print(f"  {done.stdout.strip()} (total {time.perf_counter() - started:.1f}s)", file=sys.stderr, flush=True)
     return path
 
 

@@ -296,9 +296,7 @@ def summarize(feed: Feed, times: dict[str, list[float]], target: float | None) -
 
 def run_feed(feed: Feed, reps: int, target: float | None) -> dict[str, Any]:
     def progress(rep: int, name: str, seconds: float) -> None:
-        print(
-            f"  [{feed.name}] rep {rep + 1}/{reps} {name:<22} {seconds:8.3f} s", file=sys.stderr, flush=True
-        )
+        print(f"  [{feed.name}] rep {rep + 1}/{reps} {name:<22} {seconds:8.3f} s", file=sys.stderr, flush=True)
 
     gc.collect()
     gc.freeze()  # the in-memory inputs are not the pipeline's objects: keep them out of its GC passes
@@ -309,9 +307,7 @@ def run_feed(feed: Feed, reps: int, target: float | None) -> dict[str, Any]:
     check(len(feed.outcomes) == 1, f"pipeline runs disagree: {feed.outcomes}")
     result = summarize(feed, times, target)
     result["levels_per_book_message"] = feed.levels_per_book_message()
-    print(
-        f"   levels per orderbook message (mean, snapshots included): {result['levels_per_book_message']:.1f}"
-    )
+    print(f"   levels per orderbook message (mean, snapshots included): {result['levels_per_book_message']:.1f}")
     return result
 
 
@@ -404,8 +400,7 @@ def memory_child() -> dict[str, Any]:
     """
     rng = random.Random(20241201)
     sources = [
-        SyntheticBook(f"SYM{index:03d}", MEMORY_LEVELS, rng, 9_500_000 + 100 * index)
-        for index in range(MEMORY_BOOKS)
+        SyntheticBook(f"SYM{index:03d}", MEMORY_LEVELS, rng, 9_500_000 + 100 * index) for index in range(MEMORY_BOOKS)
     ]
     gc.collect()
     before = vm_rss_bytes()
@@ -517,9 +512,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--lines", type=int, default=1_000_000, help="GEN feed lines (default: %(default)s)")
     parser.add_argument("--seed", type=int, default=42, help="GEN feed seed (default: %(default)s)")
-    parser.add_argument(
-        "--reps", type=int, default=5, help="round-robin reps per feed (default: %(default)s)"
-    )
+    parser.add_argument("--reps", type=int, default=5, help="round-robin reps per feed (default: %(default)s)")
     parser.add_argument(
         "--xrp-loops", type=int, default=1000, help="XRP sample loops, 50 lines each (default: %(default)s)"
     )

@@ -517,9 +517,7 @@ class OrderBook:
         """What taking ``qty_lots`` from ``side`` would cost, optionally no worse than a limit."""
         book_side = self.side(side)
         levels = (
-            book_side.levels()
-            if limit_ticks is None
-            else book_side.levels_within_key(book_side.sign * limit_ticks)
+            book_side.levels() if limit_ticks is None else book_side.levels_within_key(book_side.sign * limit_ticks)
         )
         remaining, notional, worst, used = qty_lots, 0, None, 0
         for price, size in levels:

@@ -96,8 +96,7 @@ class EventBus:
         by_symbol = None
         if symbols:
             by_symbol = {
-                sym: tuple(s.handler for s in matching if s.symbol is None or s.symbol == sym)
-                for sym in symbols
+                sym: tuple(s.handler for s in matching if s.symbol is None or s.symbol == sym) for sym in symbols
             }
         route = self._routes[event_type] = _Route(unfiltered, by_symbol)
         return route
@@ -122,9 +121,7 @@ class EventBus:
                         handler(event)
                     except Exception:  # one broken subscriber must not starve the others
                         self.handler_errors += 1
-                        log.exception(
-                            "subscriber failed", handler=_name_of(handler), event_type=type(event).__name__
-                        )
+                        log.exception("subscriber failed", handler=_name_of(handler), event_type=type(event).__name__)
                 if not pending:
                     return
                 event = pending.popleft()

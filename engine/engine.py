@@ -81,6 +81,14 @@ class Engine:
         self.outbox.clear()
         return commands
 
+    def watch_trades(self, symbol: str) -> TradeTape:
+        """Keep a trade tape for ``symbol`` from now on (volume, VWAP, volatility).
+
+        Strategies read it when a parent starts (SMART's volatility), so a driver that will work
+        a symbol watches it from the start of the data rather than from the parent's start.
+        """
+        return self.tapes.setdefault(symbol, TradeTape(symbol))
+
     def start_parent(self, parent: ParentOrder, make_strategy: StrategyFactory) -> ParentPlan:
         """Start working ``parent`` now with the strategy ``make_strategy`` builds from its plan."""
         return self.desk.start(parent, make_strategy)

@@ -79,9 +79,7 @@ class Instrument:
             qty_step_lots=self.qty_step_lots * qty_factor,
             min_qty_lots=self.min_qty_lots * qty_factor,
             max_qty_lots=None if self.max_qty_lots is None else self.max_qty_lots * qty_factor,
-            max_market_qty_lots=(
-                None if self.max_market_qty_lots is None else self.max_market_qty_lots * qty_factor
-            ),
+            max_market_qty_lots=(None if self.max_market_qty_lots is None else self.max_market_qty_lots * qty_factor),
         )
 
     # -- conversion -----------------------------------------------------------------------

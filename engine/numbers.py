@@ -167,7 +167,5 @@ class FixedMemos:
     def _memo(self, kind: str, scale: int, sign: int, *, minimum: int, limit: int) -> FixedMemo:
         memo = self._memos.get((kind, scale, sign))
         if memo is None:
-            memo = self._memos[(kind, scale, sign)] = FixedMemo(
-                scale, sign=sign, minimum=minimum, limit=limit
-            )
+            memo = self._memos[(kind, scale, sign)] = FixedMemo(scale, sign=sign, minimum=minimum, limit=limit)
         return memo

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import structlog
 
 REPO = Path(__file__).resolve().parent.parent
 FIXTURES = REPO / "tests" / "fixtures" / "bybit"
@@ -15,3 +17,10 @@ XRP_SAMPLE = REPLAY_DATA / "xrpusdt-ob500.data.zip"
 @pytest.fixture
 def xrp_sample() -> Path:
     return XRP_SAMPLE
+
+
+@pytest.fixture(autouse=True)
+def _restore_logging() -> Iterator[None]:
+    """The CLI configures structlog for the process; put the defaults back after every test."""
+    yield
+    structlog.reset_defaults()

@@ -23,9 +23,7 @@ from feeds.bybit.auth import (
 )
 from feeds.bybit.outgoing import auth as auth_frame
 
-AUTH_FIXTURE = (
-    Path(__file__).parent / "fixtures" / "bybit" / "ws" / "bybit_docs" / "wstrade_auth_request.json"
-)
+AUTH_FIXTURE = Path(__file__).parent / "fixtures" / "bybit" / "ws" / "bybit_docs" / "wstrade_auth_request.json"
 
 SECRET = "test-secret-0123456789"
 DOC_KEY = "XXXXXXXXXX"
@@ -136,9 +134,7 @@ def test_rest_signature_signs_the_raw_post_body() -> None:
 
 def test_rest_signature_changes_with_recv_window() -> None:
     """recv_window is part of the signed text: signing 5000 and sending 10000 cannot verify."""
-    assert rest_signature(SECRET, DOC_TS, DOC_KEY, 5000, "") != rest_signature(
-        SECRET, DOC_TS, DOC_KEY, 10000, ""
-    )
+    assert rest_signature(SECRET, DOC_TS, DOC_KEY, 5000, "") != rest_signature(SECRET, DOC_TS, DOC_KEY, 10000, "")
 
 
 @pytest.mark.parametrize(

@@ -218,9 +218,7 @@ def test_unsubscribe_chunks_like_subscribe() -> None:
 def test_subscribe_exact_bytes() -> None:
     """The subscribe frame is compact JSON with req_id, op, args (the documented shape)."""
     frames = subscribe(["orderbook.50.BTCUSDT", "publicTrade.BTCUSDT"], req_id_prefix="x", category="linear")
-    assert frames == [
-        b'{"req_id":"x-1","op":"subscribe","args":["orderbook.50.BTCUSDT","publicTrade.BTCUSDT"]}'
-    ]
+    assert frames == [b'{"req_id":"x-1","op":"subscribe","args":["orderbook.50.BTCUSDT","publicTrade.BTCUSDT"]}']
 
 
 @pytest.mark.parametrize(
@@ -287,10 +285,7 @@ def test_auth_frame_exact_bytes() -> None:
     frame = auth(Credentials("my-key", SECRET), 1711010121452, req_id="auth-1")
     signature = "ef238779b7f7f7c62df9a960af568b75f56c12405ad847fa442e0226d5947d60"
     assert signature == ws_auth_signature(SECRET, 1711010121452)
-    assert (
-        frame
-        == b'{"req_id":"auth-1","op":"auth","args":["my-key",1711010121452,"' + signature.encode() + b'"]}'
-    )
+    assert frame == b'{"req_id":"auth-1","op":"auth","args":["my-key",1711010121452,"' + signature.encode() + b'"]}'
 
 
 @pytest.mark.parametrize("expires", [1711010121452.0, "1711010121452", True])
@@ -404,8 +399,7 @@ def test_order_cancel_round_trip() -> None:
 
 @pytest.mark.parametrize(
     ("field", "bad"),
-    [(field, bad) for field in ("qty", "price") for bad in (0.001, 1, True, 0, 30000.0, [1])]
-    + [("qty", None)],
+    [(field, bad) for field in ("qty", "price") for bad in (0.001, 1, True, 0, 30000.0, [1])] + [("qty", None)],
 )
 def test_order_create_rejects_non_str_non_decimal_numbers(field: str, bad: object) -> None:
     """Floats, ints and bools (and anything else) for qty/price raise TypeError: no float reaches Bybit."""
@@ -610,9 +604,7 @@ def test_reduce_only_must_be_a_bool() -> None:
     assert order["reduceOnly"] is True
 
 
-@pytest.mark.parametrize(
-    ("timestamp", "recv_window"), [(float(TS), 5000), (True, 5000), (TS, 5000.0), (TS, "5000")]
-)
+@pytest.mark.parametrize(("timestamp", "recv_window"), [(float(TS), 5000), (True, 5000), (TS, 5000.0), (TS, "5000")])
 def test_trade_header_values_must_be_ints(timestamp: object, recv_window: object) -> None:
     """timestamp and recv_window must be ints; str(float) would put '1700000000000.0' in the header."""
     bad: dict[str, Any] = {"timestamp_ms": timestamp, "recv_window_ms": recv_window}

@@ -80,9 +80,7 @@ def test_enums_and_strings_are_interchangeable() -> None:
     assert private_url(Environment.MAINNET) == private_url("mainnet")
 
 
-@pytest.mark.parametrize(
-    ("category", "env"), [("Linear", "mainnet"), ("futures", "mainnet"), ("spot", "prod")]
-)
+@pytest.mark.parametrize(("category", "env"), [("Linear", "mainnet"), ("futures", "mainnet"), ("spot", "prod")])
 def test_unknown_category_or_environment_is_rejected(category: str, env: str) -> None:
     """Misspelt names fail loudly, listing the accepted values, rather than building a wrong URL."""
     with pytest.raises(ValueError, match="expected one of"):
@@ -157,9 +155,7 @@ def test_kline_topic_rejects_unknown_intervals(interval: object) -> None:
         kline_topic("BTCUSDT", interval)  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize(
-    "symbol", ["btcusdt", "BTC.USDT", "BTC USDT", "", " BTCUSDT", "BTCUSDT\n", "ÉTHUSDT", None]
-)
+@pytest.mark.parametrize("symbol", ["btcusdt", "BTC.USDT", "BTC USDT", "", " BTCUSDT", "BTCUSDT\n", "ÉTHUSDT", None])
 def test_topic_builders_reject_malformed_symbols(symbol: object) -> None:
     """Lower case, dots, spaces, non-ASCII or empty symbols raise instead of forming a wrong topic."""
     builders = [

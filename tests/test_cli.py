@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import orjson
 import pytest
-import structlog
 
 from engine.cli import main
 from tests.conftest import REPLAY_DATA, XRP_SAMPLE
@@ -84,9 +82,7 @@ def test_instruments_file_sets_the_scales(tmp_path: Path, capsys: pytest.Capture
     assert orjson.loads(capsys.readouterr().out)["books"]["XRPUSDT"]["bids"][0] == ["1.9537", "10605"]
 
 
-def test_bad_inputs_give_a_clear_error_and_exit_code_2(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_bad_inputs_give_a_clear_error_and_exit_code_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """A missing file, a bad option value or a bad instruments file is an error message, not a traceback."""
     assert main(["replay", str(tmp_path / "missing.data")]) == 2
     assert "no such file" in capsys.readouterr().err
@@ -134,10 +130,3 @@ def test_python_dash_m_engine_is_the_same_command() -> None:
         timeout=120,
     )
     assert orjson.loads(result.stdout)["books"]["XRPUSDT"]["state"] == "SYNCED"
-
-
-@pytest.fixture(autouse=True)
-def _restore_logging() -> Iterator[None]:
-    """main() configures structlog for the process; put the defaults back for the other tests."""
-    yield
-    structlog.reset_defaults()

@@ -411,9 +411,7 @@ EXPECTED: dict[str, Check] = {
     "bybit_docs/ws_execution_fast.json": _events(FAST_FILL_ICPUSDT),
     "bybit_docs/ws_kline.json": _events(KLINE_5_BTCUSDT),
     "bybit_docs/ws_order.json": _events(ORDER_OPTION_FILLED),
-    "bybit_docs/ws_orderbook50_delta_linear.json": _events(
-        replace(BOOK50_DELTA, ts_match_ns=1687940967464 * MS)
-    ),
+    "bybit_docs/ws_orderbook50_delta_linear.json": _events(replace(BOOK50_DELTA, ts_match_ns=1687940967464 * MS)),
     "bybit_docs/ws_orderbook_full_delta_spot.json": _events(
         BookDelta(
             ts_event_ns=1784103477732 * MS,
@@ -760,9 +758,7 @@ EXPECTED: dict[str, Check] = {
         )
     ),
     "nautilus_trader/ws_account_order_sell_market_if_touched.json": _events(
-        _untriggered(
-            "test-sell-mit-001", "test-client-sell-mit-001", Side.SELL, "Market", price=None, qty="0.100"
-        )
+        _untriggered("test-sell-mit-001", "test-client-sell-mit-001", Side.SELL, "Market", price=None, qty="0.100")
     ),
     "nautilus_trader/ws_account_order_stop_limit.json": _events(
         _untriggered(
@@ -776,9 +772,7 @@ EXPECTED: dict[str, Check] = {
     ),
     "nautilus_trader/ws_account_order_stop_loss.json": _events(
         replace(
-            _untriggered(
-                "test-stop-loss-001", "test-client-sl-001", Side.SELL, "Market", price=None, qty="0.500"
-            ),
+            _untriggered("test-stop-loss-001", "test-client-sl-001", Side.SELL, "Market", price=None, qty="0.500"),
             reduce_only=True,
         )
     ),
@@ -794,9 +788,7 @@ EXPECTED: dict[str, Check] = {
     ),
     "nautilus_trader/ws_account_order_take_profit.json": _events(
         replace(
-            _untriggered(
-                "test-take-profit-001", "test-client-tp-001", Side.SELL, "Market", price=None, qty="0.500"
-            ),
+            _untriggered("test-take-profit-001", "test-client-tp-001", Side.SELL, "Market", price=None, qty="0.500"),
             reduce_only=True,
         )
     ),
@@ -916,9 +908,7 @@ EXPECTED: dict[str, Check] = {
             ts_match_ns=0,
         )
     ),
-    "nautilus_trader/ws_public_trade.json": _ignored(
-        "unknown topic trade.linear.BTCUSDT"
-    ),  # not a Bybit topic
+    "nautilus_trader/ws_public_trade.json": _ignored("unknown topic trade.linear.BTCUSDT"),  # not a Bybit topic
     "nautilus_trader/ws_subscription_ack.json": _events(
         SubscriptionReplied(
             ts_event_ns=TS_RECV,
@@ -1051,13 +1041,9 @@ EXPECTED: dict[str, Check] = {
         )
     ),
     "nautilus_trader_legacy_py/public/ws_orderbook_delta.json": _events(BOOK50_DELTA),
-    "nautilus_trader_legacy_py/public/ws_orderbook_delta_no_asks.json": _events(
-        replace(BOOK50_DELTA, asks=[])
-    ),
+    "nautilus_trader_legacy_py/public/ws_orderbook_delta_no_asks.json": _events(replace(BOOK50_DELTA, asks=[])),
     "nautilus_trader_legacy_py/public/ws_orderbook_snapshot.json": _events(BOOK50_SNAPSHOT),
-    "nautilus_trader_legacy_py/public/ws_orderbook_snapshot_no_asks.json": _events(
-        replace(BOOK50_SNAPSHOT, asks=[])
-    ),
+    "nautilus_trader_legacy_py/public/ws_orderbook_snapshot_no_asks.json": _events(replace(BOOK50_SNAPSHOT, asks=[])),
     "nautilus_trader_legacy_py/public/ws_ticker_linear.json": _events(TICKER_LINEAR),
     "nautilus_trader_legacy_py/public/ws_ticker_option.json": _events(TICKER_OPTION),
     "nautilus_trader_legacy_py/public/ws_ticker_spot.json": _events(TICKER_SPOT),

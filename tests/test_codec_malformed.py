@@ -73,26 +73,16 @@ class Broken(NamedTuple):
 
 BROKEN: dict[str, Broken] = {
     "book_u_is_a_string": Broken(BOOK, ("data", "u"), "177400507", "bad orderbook frame", "$.data.u"),
-    "book_b_is_not_a_list": Broken(
-        BOOK, ("data", "b"), {"30247.20": "30.028"}, "bad orderbook frame", "$.data.b"
-    ),
+    "book_b_is_not_a_list": Broken(BOOK, ("data", "b"), {"30247.20": "30.028"}, "bad orderbook frame", "$.data.b"),
     "book_unknown_type": Broken(BOOK, ("type",), "partial", "bad orderbook frame", "'partial'"),
     "book_missing_data": Broken(BOOK, ("data",), _DELETE, "bad orderbook frame", "data"),
-    "trade_price_not_a_string": Broken(
-        TRADE, ("data", 0, "p"), 16578.5, "bad publicTrade frame", "$.data[0].p"
-    ),
+    "trade_price_not_a_string": Broken(TRADE, ("data", 0, "p"), 16578.5, "bad publicTrade frame", "$.data[0].p"),
     "trade_price_empty": Broken(TRADE, ("data", 0, "p"), "", "bad publicTrade frame", "decimal string"),
     "trade_unknown_side": Broken(TRADE, ("data", 0, "S"), "Short", "bad publicTrade frame", "Short"),
-    "trade_tick_direction_not_a_string": Broken(
-        TRADE, ("data", 0, "L"), 1, "bad publicTrade frame", "$.data[0].L"
-    ),
-    "order_unknown_status": Broken(
-        ORDER, ("data", 0, "orderStatus"), "Expired", "bad order frame", "'Expired'"
-    ),
+    "trade_tick_direction_not_a_string": Broken(TRADE, ("data", 0, "L"), 1, "bad publicTrade frame", "$.data[0].L"),
+    "order_unknown_status": Broken(ORDER, ("data", 0, "orderStatus"), "Expired", "bad order frame", "'Expired'"),
     "order_local_only_status": Broken(ORDER, ("data", 0, "orderStatus"), "Sent", "bad order frame", "'Sent'"),
-    "execution_missing_exec_id": Broken(
-        EXECUTION, ("data", 0, "execId"), _DELETE, "bad execution frame", "execId"
-    ),
+    "execution_missing_exec_id": Broken(EXECUTION, ("data", 0, "execId"), _DELETE, "bad execution frame", "execId"),
     "subscribe_reply_success_is_a_string": Broken(
         SUBSCRIBED, ("success",), "true", "bad subscribe reply frame", "'true'"
     ),

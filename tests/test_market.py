@@ -71,9 +71,7 @@ class Harness:
     def changes(self) -> list[tuple[str, int, BookState, BookState, int]]:
         """(symbol, depth, old, new, ts) of every BookStateChanged published so far."""
         return [
-            (e.symbol, e.depth, e.old, e.new, e.ts_event_ns)
-            for e in self.published
-            if isinstance(e, BookStateChanged)
+            (e.symbol, e.depth, e.old, e.new, e.ts_event_ns) for e in self.published if isinstance(e, BookStateChanged)
         ]
 
 
@@ -294,9 +292,7 @@ def test_books_reject_a_non_positive_stale_limit() -> None:
 def test_non_book_events_are_published_unchanged() -> None:
     """Anything that is not a BookDelta goes straight to the bus."""
     h = Harness()
-    event = BookStateChanged(
-        ts_event_ns=1, ts_recv_ns=1, symbol=BTC, depth=1, old=SYNCED, new=STALE, reason="x"
-    )
+    event = BookStateChanged(ts_event_ns=1, ts_recv_ns=1, symbol=BTC, depth=1, old=SYNCED, new=STALE, reason="x")
     h.engine.handle(event)
     assert h.published == [event]
     assert len(h.engine.books) == 0

@@ -56,9 +56,7 @@ def test_parse_fixed_is_exact(text: str, scale: int, expected: int) -> None:
     assert parse_fixed(text, scale) == expected
 
 
-@pytest.mark.parametrize(
-    ("text", "scale"), [("1.25", 1), ("0.0001", 3), ("1.5", 0), ("-0.001", 2), ("1.01", 1)]
-)
+@pytest.mark.parametrize(("text", "scale"), [("1.25", 1), ("0.0001", 3), ("1.5", 0), ("-0.001", 2), ("1.01", 1)])
 def test_parse_fixed_refuses_significant_decimals_beyond_the_scale(text: str, scale: int) -> None:
     """Rounding would be silent data loss: a digit beyond the scale is a ScaleError."""
     with pytest.raises(ScaleError, match="decimals"):
@@ -335,9 +333,7 @@ def test_inferred_from_levels_takes_the_written_decimals() -> None:
     inferred = Instrument.inferred_from_levels("XRPUSDT", [("0.5012", "100"), ("0.50", "2.5"), ("1", "0.10")])
     assert inferred == Instrument(symbol="XRPUSDT", price_scale=4, qty_scale=2, inferred=True)
     assert (inferred.price_step_ticks, inferred.qty_step_lots, inferred.min_qty_lots) == (1, 1, 0)
-    assert Instrument.inferred_from_levels("X", []) == Instrument(
-        symbol="X", price_scale=0, qty_scale=0, inferred=True
-    )
+    assert Instrument.inferred_from_levels("X", []) == Instrument(symbol="X", price_scale=0, qty_scale=0, inferred=True)
 
 
 def test_widened_for_never_narrows() -> None:
@@ -348,9 +344,7 @@ def test_widened_for_never_narrows() -> None:
     wider = base.widened_for([("1.505", "1")])
     assert (wider.price_scale, wider.qty_scale) == (3, 3)
     assert wider.inferred and wider.symbol == "X"
-    assert base.widened_for([("1", "0.00001")]) == Instrument(
-        symbol="X", price_scale=2, qty_scale=5, inferred=True
-    )
+    assert base.widened_for([("1", "0.00001")]) == Instrument(symbol="X", price_scale=2, qty_scale=5, inferred=True)
 
 
 def test_widened_for_keeps_the_value_of_step_and_size_rules() -> None:

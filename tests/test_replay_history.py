@@ -23,9 +23,7 @@ from feeds.replay import (
     symbol_from_file_name,
 )
 
-DERIVATIVES_HEADER = (
-    "timestamp,symbol,side,size,price,tickDirection,trdMatchID,grossValue,homeNotional,foreignNotional"
-)
+DERIVATIVES_HEADER = "timestamp,symbol,side,size,price,tickDirection,trdMatchID,grossValue,homeNotional,foreignNotional"
 SPOT_HEADER = "id,timestamp,price,volume,side,rpi"
 
 

@@ -120,9 +120,7 @@ def test_silence_in_a_merged_replay_marks_the_quiet_book_stale() -> None:
         "topic": "publicTrade.BTCUSDT",
         "type": "snapshot",
         "ts": last // MS + 10_000,
-        "data": [
-            {"T": last // MS + 10_000, "s": "BTCUSDT", "S": "Buy", "v": "0.001", "p": "95000.10", "i": "t1"}
-        ],
+        "data": [{"T": last // MS + 10_000, "s": "BTCUSDT", "S": "Buy", "v": "0.001", "p": "95000.10", "i": "t1"}],
     }
     trades: list[Event] = []
     replay.engine.bus.subscribe(TradePrinted, trades.append)

@@ -148,9 +148,9 @@ class Replay:
         books = list(self.engine.books)
         depths_per_symbol = Counter(book.symbol for book in books)
         report.books = {
-            book.symbol
-            if depths_per_symbol[book.symbol] == 1
-            else f"{book.symbol}@{book.depth}": book_summary(book, self.top_levels)
+            book.symbol if depths_per_symbol[book.symbol] == 1 else f"{book.symbol}@{book.depth}": book_summary(
+                book, self.top_levels
+            )
             for book in books
         }
         return report

@@ -32,12 +32,7 @@ def load_instruments(path: str | Path) -> dict[str, Instrument]:
         document = msgspec.json.decode(Path(path).read_bytes())
     except msgspec.DecodeError as exc:
         raise InstrumentsError(f"{path}: not JSON: {exc}") from exc
-    if (
-        isinstance(document, list)
-        and document
-        and isinstance(document[0], dict)
-        and "priceFilter" in document[0]
-    ):
+    if isinstance(document, list) and document and isinstance(document[0], dict) and "priceFilter" in document[0]:
         document = {"result": {"list": document}}  # a bare list of items, as some tools save it
     pages = document if isinstance(document, list) else [document]
     instruments: dict[str, Instrument] = {}
@@ -94,9 +89,7 @@ def _instrument(item: Mapping[str, Any], category: str) -> Instrument:
         max_limit, max_market = lots.get("maxOrderQty"), lots.get("maxMktOrderQty")
         min_qty, min_notional = lots.get("minOrderQty") or "0", lots.get("minNotionalValue") or "0"
     price_texts = [tick_size, prices.get("minPrice"), prices.get("maxPrice")]
-    price_scale = max(
-        [int(item.get("priceScale") or 0)] + [decimals_of(text) for text in price_texts if text]
-    )
+    price_scale = max([int(item.get("priceScale") or 0)] + [decimals_of(text) for text in price_texts if text])
     qty_texts = [qty_step, min_qty, max_limit, max_market]
     qty_scale = max(decimals_of(text) for text in qty_texts if text)
     return Instrument(

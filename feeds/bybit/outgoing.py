@@ -108,9 +108,7 @@ def unsubscribe(topics: Iterable[str], *, req_id_prefix: str, category: Category
     return _subscription_frames("unsubscribe", topics, req_id_prefix, category)
 
 
-def _subscription_frames(
-    op: str, topics: Iterable[str], prefix: str, category: Category | str
-) -> list[bytes]:
+def _subscription_frames(op: str, topics: Iterable[str], prefix: str, category: Category | str) -> list[bytes]:
     is_private = category == PRIVATE
     limits = _OTHER_LIMITS if is_private or parse_category(category) is not Category.SPOT else _SPOT_LIMITS
     names = _checked_topics(topics)
@@ -118,9 +116,7 @@ def _subscription_frames(
         _reject_mixed_private_scopes(names)
     _require_id("req_id_prefix", prefix, max_length=None)
     chunks = _chunk_topics(names, limits)
-    return [
-        orjson.dumps({"req_id": f"{prefix}-{n}", "op": op, "args": args}) for n, args in enumerate(chunks, 1)
-    ]
+    return [orjson.dumps({"req_id": f"{prefix}-{n}", "op": op, "args": args}) for n, args in enumerate(chunks, 1)]
 
 
 def _checked_topics(topics: Iterable[str]) -> list[str]:
@@ -418,9 +414,7 @@ def _time_in_force(time_in_force: TimeInForce | str) -> str:
 
 def _order_link_id(order_link_id: str | None) -> str:
     if type(order_link_id) is not str or _ORDER_LINK_ID.fullmatch(order_link_id) is None:
-        raise ValueError(
-            f"invalid order_link_id {order_link_id!r}: 1 to {MAX_ID_LENGTH} characters from [A-Za-z0-9_-]"
-        )
+        raise ValueError(f"invalid order_link_id {order_link_id!r}: 1 to {MAX_ID_LENGTH} characters from [A-Za-z0-9_-]")
     return order_link_id
 
 

@@ -146,9 +146,7 @@ def orderbook_topic(symbol: str, depth: int, *, category: Category | str) -> str
     cat = parse_category(category)
     allowed = ORDERBOOK_DEPTHS[cat]
     if type(depth) is not int or depth not in allowed:
-        raise ValueError(
-            f"orderbook depth {depth!r} is not available for {cat.value}; choose one of {sorted(allowed)}"
-        )
+        raise ValueError(f"orderbook depth {depth!r} is not available for {cat.value}; choose one of {sorted(allowed)}")
     return f"orderbook.{depth}.{validate_symbol(symbol)}"
 
 

@@ -130,9 +130,7 @@ class RecordingWriter:
     def closed(self) -> bool:
         return self._closed
 
-    def write(
-        self, ts_recv_ns: int, stream: str, raw: bytes | str, direction: Literal["<", ">"] = "<"
-    ) -> None:
+    def write(self, ts_recv_ns: int, stream: str, raw: bytes | str, direction: Literal["<", ">"] = "<") -> None:
         """Record one frame. ``raw`` is stored verbatim, except CR/LF bytes become spaces.
 
         In valid JSON a raw CR or LF can only be insignificant whitespace (inside strings they
@@ -146,9 +144,7 @@ class RecordingWriter:
         if ts_recv_ns < self._last_ts:
             if ts_recv_ns < 0:
                 raise ValueError(f"ts_recv_ns must not be negative, got {ts_recv_ns}")
-            raise ValueError(
-                f"timestamps must not decrease: {ts_recv_ns} after {self._last_ts} in {self.path}"
-            )
+            raise ValueError(f"timestamps must not decrease: {ts_recv_ns} after {self._last_ts} in {self.path}")
         stream_bytes = self._streams.get(stream) or self._new_stream(stream)
         direction_bytes = _DIRECTIONS.get(direction)
         if direction_bytes is None:

@@ -1,0 +1,159 @@
+"""Helpers the working strategies share, on top of ``strategies.base``.
+
+``WorkingStrategy`` adds what TWAP, VWAP, ICEBERG, SNIPER and POV all need the same way:
+
+* the urgency, read once: *aggressive* (high, immediate) takes with IOCs at the band's edge,
+  *patient* (low) never finishes with a taking order;
+* *live* children: open with something left to fill. A child whose last fill has just been
+  booked is still open until its Filled status follows, but it shows nothing any more;
+* child sizes: floored to the lot step and never under the smallest child we send
+  (``min_child_lots``: the venue minimum, its minimum notional, and min_fill_size). The
+  parent's final remainder is the one exception to min_fill_size: it may be smaller, since the
+  parent could otherwise never complete; the venue's own minimums always hold;
+* ``join`` (a GTC limit at our touch: the back of the queue, never crossing) and ``take`` (IOC
+  limits at the band's edge), both split to respect the venue's maximum order size;
+* ``trim_overcommit``: a late fill of a child we had given up on (a cancel that lost the race)
+  can leave more resting than the parent still needs; the newest children are cancelled until
+  what rests fits again.
+"""
+
+from __future__ import annotations
+
+from decimal import ROUND_CEILING, Decimal
+from typing import Final
+
+from engine.book import OrderBook
+from engine.clock import NS_PER_S
+from engine.commands import Command
+from engine.desk import MarketView
+from engine.enums import Side, TimeInForce
+from engine.orders import ChildOrder
+from engine.parent import Urgency
+from strategies.base import BaseStrategy, split_evenly
+
+__all__ = ["WorkingStrategy", "MAX_REJECTS", "FINISH_LEAD_MAX_NS"]
+
+MAX_REJECTS: Final = 3
+"""Children the venue (or the desk) may refuse before a strategy gives up and reports."""
+
+FINISH_LEAD_MAX_NS: Final = 5 * NS_PER_S
+"""How long before the deadline SNIPER and POV send their finishing IOC (at most)."""
+
+_NOTIONAL_CUSHION: Final = Decimal("0.9")
+"""Minimum-notional sizing assumes the price may fall 10% below the arrival (a lower bound)."""
+
+
+class WorkingStrategy(BaseStrategy):
+    """A ``BaseStrategy`` with the sizing, pricing and bookkeeping helpers shared by the algos."""
+
+    # -- urgency --------------------------------------------------------------------------
+    @property
+    def urgency(self) -> Urgency:
+        return self.plan.config.urgency
+
+    @property
+    def aggressive(self) -> bool:
+        """High and immediate urgency take liquidity (IOC at the band's edge) instead of joining."""
+        return self.urgency in (Urgency.HIGH, Urgency.IMMEDIATE)
+
+    @property
+    def patient(self) -> bool:
+        """Low urgency never sends a finishing IOC: what is left at the deadline is reported unfilled."""
+        return self.urgency is Urgency.LOW
+
+    def stop(self, view: MarketView, reason: str) -> list[Command]:
+        """As ``BaseStrategy.stop``; at low urgency the time limit says why nothing was taken at the end."""
+        if reason == "time limit" and self.patient and self.remaining_lots > 0:
+            reason = "time limit; low urgency: no finishing IOC, the remainder is reported unfilled"
+        return super().stop(view, reason)
+
+    # -- children -------------------------------------------------------------------------
+    def live_children(self, view: MarketView) -> list[ChildOrder]:
+        """Open children with something left to fill (what still shows on the venue)."""
+        return [child for child in self.open_children(view) if child.leaves_lots > 0]
+
+    def venue_min_lots(self) -> int:
+        """The smallest child the venue accepts: its minimum quantity and notional, on the lot grid."""
+        plan, instrument = self.plan, self.plan.instrument
+        step = instrument.qty_step_lots
+        lots = max(instrument.min_qty_lots, step)
+        if instrument.min_notional > 0:
+            reference = min(plan.arrival_mid_ticks, Decimal(plan.band_ticks)) * _NOTIONAL_CUSHION
+            per_lot = instrument.notional(max(int(reference), 1), 1)
+            needed = int((instrument.min_notional / per_lot).to_integral_value(rounding=ROUND_CEILING))
+            lots = max(lots, needed)
+        return -(-lots // step) * step
+
+    def min_child_lots(self) -> int:
+        """The smallest child we choose to send: the venue minimums and min_fill_size."""
+        step = self.plan.instrument.qty_step_lots
+        lots = max(self.venue_min_lots(), self.plan.min_fill_lots)
+        return -(-lots // step) * step
+
+    def child_lots(self, lots: int) -> int:
+        """``lots`` floored to the lot step; 0 if under the smallest child we send.
+
+        The parent's final remainder only has to meet the venue's minimums (see the module doc).
+        """
+        lots = self.plan.instrument.qty_floor(max(lots, 0))
+        if lots <= 0:
+            return 0
+        minimum = self.venue_min_lots() if lots >= self.remaining_lots else self.min_child_lots()
+        return lots if lots >= minimum else 0
+
+    def _pieces(self, lots: int) -> list[int]:
+        """``lots`` in near-equal pieces on the lot grid, none above the venue's maximum size."""
+        instrument = self.plan.instrument
+        maximum = instrument.max_qty_lots
+        if maximum is None or lots <= maximum:
+            return [lots]
+        maximum = instrument.qty_floor(maximum)
+        parts = -(-lots // maximum)
+        return [piece for piece in split_evenly(lots, parts, instrument.qty_step_lots) if piece > 0]
+
+    # -- prices and orders ------------------------------------------------------------------
+    def join_price(self, book: OrderBook) -> int | None:
+        """Our touch (the back of the queue), inside the band; one tick off the far touch if our side is empty."""
+        price = self.touch(book)
+        if price is None:
+            far = self.far_touch(book)
+            if far is None:
+                return None
+            step = self.plan.instrument.price_step_ticks
+            price = far - step if self.plan.side is Side.BUY else far + step
+        price = self.clamp_to_band(price)
+        return price if price > 0 else None
+
+    def join(self, lots: int, book: OrderBook, why: str) -> list[Command]:
+        """Rest ``lots`` at our touch (GTC). Nothing if the book has no price to join."""
+        price = self.join_price(book)
+        if price is None:
+            return []
+        return [self.limit(piece, price, TimeInForce.GTC, why) for piece in self._pieces(lots)]
+
+    def take(self, lots: int, why: str) -> list[Command]:
+        """Take ``lots`` with IOC limits at the band's edge (a 'market' child)."""
+        return [self.marketable(piece, why) for piece in self._pieces(lots)]
+
+    def cancel_live(self, view: MarketView, why: str) -> list[Command]:
+        return [self.cancel(child, why) for child in self.live_children(view)]
+
+    def trim_overcommit(self, view: MarketView) -> list[Command]:
+        """Cancel the newest live children while more rests than the parent still needs."""
+        excess = self.open_lots(view) - self.remaining_lots
+        if excess <= 0:
+            return []
+        commands: list[Command] = []
+        for child in reversed(self.live_children(view)):
+            if excess <= 0:
+                break
+            commands.append(self.cancel(child, "a late fill: more rests than the parent needs"))
+            excess -= child.leaves_lots
+        self.note(f"{self.name}: a late fill left {self.open_lots(view)} lots resting for {self.remaining_lots} needed")
+        return commands
+
+    # -- time -----------------------------------------------------------------------------
+    def finish_lead_ns(self) -> int:
+        """How long before the deadline the finishing IOC goes: 10% of the window, at most 5 s."""
+        window = max(self.plan.deadline_ns - self.plan.start_ns, 0)
+        return min(FINISH_LEAD_MAX_NS, window // 10)
