@@ -293,6 +293,7 @@ def format_backtest(out: dict[str, Any]) -> str:
         f"outcome           {out['outcome']}",
     ]
     if "filled_qty" in out:
+        out = {key: "n/a" if value is None else value for key, value in out.items()}
         lines += [
             f"strategy used     {out['strategy']}: {out['selection_reason']}",
             f"filled            {out['filled_qty']} of {out['target_qty']} (fill rate {out['fill_rate']})",
