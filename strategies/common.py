@@ -61,6 +61,20 @@ class WorkingStrategy(BaseStrategy):
         """Low urgency never sends a finishing IOC: what is left at the deadline is reported unfilled."""
         return self.urgency is Urgency.LOW
 
+    refusals = 0
+
+    def refused(self, view: MarketView, why: str, then: str) -> list[Command] | None:
+        """Count a child the venue rejected or the desk refused; the ``MAX_REJECTS``-th stops the parent.
+
+        Returns the stop's commands at the limit; otherwise notes ``why`` and what happens ``then``
+        and returns None, so the caller can arrange the retry.
+        """
+        self.refusals += 1
+        if self.refusals >= MAX_REJECTS:
+            return self.stop(view, f"{self.refusals} children refused; last: {why}")
+        self.note(f"{self.name}: {why}; {then}")
+        return None
+
     def stop(self, view: MarketView, reason: str) -> list[Command]:
         """As ``BaseStrategy.stop``; at low urgency the time limit says why nothing was taken at the end."""
         if reason == "time limit" and self.patient and self.remaining_lots > 0:

@@ -27,7 +27,7 @@ from engine.enums import OrderStatus, TimeInForce
 from engine.events import ChildDenied, ChildFilled, ChildStatusChanged
 from engine.parent import ParentPlan
 from strategies.base import StrategyState
-from strategies.common import MAX_REJECTS, WorkingStrategy
+from strategies.common import WorkingStrategy
 
 __all__ = ["Iceberg"]
 
@@ -46,7 +46,6 @@ class Iceberg(WorkingStrategy):
         self.visible_lots = min(-(-base // step) * step, plan.qty_lots)
         self.shown: str | None = None  # the child currently showing
         self._need = False  # a visible child is owed (on the next event where it can go)
-        self._rejects = 0
         self._paused = False
 
     def on_start(self, view: MarketView) -> list[Command]:
@@ -80,20 +79,24 @@ class Iceberg(WorkingStrategy):
         if change.new is OrderStatus.FILLED:
             return []  # refilled on the fill itself
         self.shown = None
+        why = f"visible child {change.client_order_id} {change.new} ({change.reason})"
         if change.new is OrderStatus.REJECTED:
-            self._rejects += 1
-            if self._rejects >= MAX_REJECTS:
-                return self.stop(view, f"{self._rejects} visible children rejected; last: {change.reason}")
-        self.note(f"iceberg: visible child {change.client_order_id} {change.new} ({change.reason}); replacing it")
+            stopping = self.refused(view, why, "replacing it on the next book event")
+            if stopping is not None:
+                return stopping
+        else:
+            self.note(f"iceberg: {why}; replacing it on the next book event")
         self._need = True
         return []  # replaced on the next book event, not in a loop with the venue
 
     def on_denied(self, denied: ChildDenied, view: MarketView) -> list[Command]:
-        self._rejects += 1
         if denied.client_order_id == self.shown:
             self.shown = None
-        if self._rejects >= MAX_REJECTS:
-            return self.stop(view, f"{self._rejects} visible children refused; last: {denied.reason}")
+        stopping = self.refused(
+            view, f"child {denied.client_order_id} refused by the desk: {denied.reason}", "retrying"
+        )
+        if stopping is not None:
+            return stopping
         self._need = True
         return []
 

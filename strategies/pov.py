@@ -27,7 +27,7 @@ from engine.events import ChildDenied, ChildFilled, ChildStatusChanged, TradePri
 from engine.orders import ChildOrder
 from engine.parent import ParentPlan
 from strategies.base import StrategyState
-from strategies.common import MAX_REJECTS, WorkingStrategy
+from strategies.common import WorkingStrategy
 
 __all__ = ["Pov", "TOLERANCE"]
 
@@ -46,7 +46,6 @@ class Pov(WorkingStrategy):
         self.start_volume = Decimal(0)
         self._finishing = False
         self._finish_due = False
-        self._rejects = 0
         self._repegging: set[str] = set()
 
     # -- the target ---------------------------------------------------------------------------
@@ -119,10 +118,9 @@ class Pov(WorkingStrategy):
 
     # -- mechanics --------------------------------------------------------------------------
     def _refused(self, view: MarketView, why: str) -> list[Command]:
-        self._rejects += 1
-        if self._rejects >= MAX_REJECTS:
-            return self.stop(view, f"{self._rejects} children refused; last: {why}")
-        self.note(f"pov: {why}; trying again on the next trade")
+        stopping = self.refused(view, why, "trying again on the next trade")
+        if stopping is not None:
+            return stopping
         if self._finishing:
             self._finish_due = True
         return []

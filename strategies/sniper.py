@@ -23,7 +23,7 @@ from engine.enums import OrderStatus, TimeInForce
 from engine.events import ChildDenied, ChildFilled, ChildStatusChanged, TradePrinted
 from engine.parent import ParentPlan
 from strategies.base import StrategyState
-from strategies.common import MAX_REJECTS, WorkingStrategy
+from strategies.common import WorkingStrategy
 
 __all__ = ["Sniper"]
 
@@ -38,7 +38,6 @@ class Sniper(WorkingStrategy):
         self.snipes = 0
         self._finishing = False
         self._finish_due = False
-        self._rejects = 0
 
     @property
     def threshold_lots(self) -> int:
@@ -91,10 +90,9 @@ class Sniper(WorkingStrategy):
         return self._refused(view, f"child {denied.client_order_id} refused by the desk: {denied.reason}")
 
     def _refused(self, view: MarketView, why: str) -> list[Command]:
-        self._rejects += 1
-        if self._rejects >= MAX_REJECTS:
-            return self.stop(view, f"{self._rejects} children refused; last: {why}")
-        self.note(f"sniper: {why}; trying again on the next event")
+        stopping = self.refused(view, why, "trying again on the next event")
+        if stopping is not None:
+            return stopping
         if self._finishing:
             self._finish_due = True
         return []

@@ -38,7 +38,7 @@ from engine.enums import OrderStatus
 from engine.events import ChildDenied, ChildFilled, ChildStatusChanged
 from engine.parent import ParentPlan
 from strategies.base import StrategyState
-from strategies.common import MAX_REJECTS, WorkingStrategy
+from strategies.common import WorkingStrategy
 
 __all__ = ["Twap", "slice_count", "randomised_split"]
 
@@ -129,7 +129,6 @@ class Twap(WorkingStrategy):
         self._due = False  # a slice's child must go out as soon as nothing rests and the book is SYNCED
         self._retry_on_book = False
         self._paused = False
-        self._rejects = 0
 
     def slice_weights(self, n: int) -> list[float]:
         """Relative slice sizes before randomisation (even for TWAP; VWAP follows a profile)."""
@@ -205,14 +204,12 @@ class Twap(WorkingStrategy):
 
     # -- mechanics --------------------------------------------------------------------------
     def _refused(self, view: MarketView, why: str) -> list[Command]:
-        self._rejects += 1
-        if self._rejects >= MAX_REJECTS:
-            return self.stop(view, f"{self._rejects} children refused; last: {why}")
+        then = "retrying on the next book update" if self._finishing else "its quantity rolls into the next slice"
+        stopping = self.refused(view, why, then)
+        if stopping is not None:
+            return stopping
         if self._finishing:
             self._retry_on_book = True
-            self.note(f"{self.name}: {why}; retrying on the next book update")
-        else:
-            self.note(f"{self.name}: {why}; its quantity rolls into the next slice")
         return []
 
     def _step(self, view: MarketView) -> list[Command]:

@@ -206,7 +206,7 @@ def test_rejects_are_replaced_later_and_three_stop_the_parent() -> None:
             assert len(driver.submitted) == attempt + 1
             driver.touch_book()
     assert driver.finished and driver.outcome == "unfilled"
-    assert any("3 visible children rejected" in note for note in strategy.plan.notes)
+    assert any("3 children refused" in note for note in strategy.plan.notes)
 
 
 def test_refill_waits_while_the_book_resyncs() -> None:
