@@ -112,7 +112,17 @@ class BookSide:
     price strings into signed keys for this side (it may be shared with other books).
     """
 
-    __slots__ = ("absent_deletes", "best_key", "key_memo", "keys", "side", "sign", "sizes")
+    __slots__ = (
+        "absent_deletes",
+        "best_key",
+        "key_memo",
+        "keys",
+        "side",
+        "sign",
+        "sizes",
+        "watch_key",
+        "watch_total",
+    )
 
     def __init__(self, side: Side, key_memo: FixedMemo) -> None:
         self.side = side
@@ -122,6 +132,10 @@ class BookSide:
         self.key_memo = key_memo
         self.best_key: int | None = None
         self.absent_deletes = 0
+        # One watched depth: the total size of levels up to ``watch_key``, kept current as the
+        # side changes, so "how much is there up to this price" is O(1) for whoever asks often.
+        self.watch_key: int | None = None
+        self.watch_total = 0
 
     def __len__(self) -> int:
         return len(self.sizes)
@@ -156,6 +170,7 @@ class BookSide:
                     sizes[key] = size  # a repeated price: the last one stands, as a delta would
             self.keys.update(sizes)
         self.best_key = self.keys[0] if self.sizes else None
+        self.recount_watch()
 
     def _load_memoised(self, levels: Sequence[Sequence[str]], size_memo: FixedMemo) -> bool:
         prices, size_texts = zip(*levels, strict=True)
@@ -175,6 +190,47 @@ class BookSide:
         self.sizes.clear()
         self.keys.clear()
         self.best_key = None
+        self.watch_total = 0
+
+    def watch(self, key: int) -> None:
+        """Keep the size up to ``key`` (signed) current from now on; replaces any earlier watch."""
+        self.watch_key = key
+        self.recount_watch()
+
+    def recount_watch(self) -> None:
+        key = self.watch_key
+        if key is not None:
+            sizes = self.sizes
+            self.watch_total = sum(sizes[k] for k in self.keys.irange(maximum=key))
+
+    def apply_watched(self, levels: Sequence[Sequence[str]], size_memo: FixedMemo) -> None:
+        """The hot loop of ``OrderBook.apply`` for a watched side: the same, plus the watched total."""
+        assert self.watch_key is not None
+        watch, total = self.watch_key, self.watch_total
+        sizes, key_memo = self.sizes, self.key_memo
+        key_of, size_of = key_memo.values.get, size_memo.values.get
+        try:
+            for price_text, size_text in levels:
+                key = key_of(price_text)
+                if key is None:
+                    key = key_memo.miss(price_text)
+                size = size_of(size_text)
+                if size is None:
+                    size = size_memo.miss(size_text)
+                old = sizes.get(key, 0)
+                if size:
+                    if old:
+                        sizes[key] = size
+                    else:
+                        self.insert(key, size)
+                elif old:
+                    self.delete(key)
+                else:
+                    self.absent_deletes += 1
+                if key <= watch:
+                    total += size - old
+        finally:
+            self.watch_total = total
 
     # -- reading --------------------------------------------------------------------------
     def size_at(self, price_ticks: int) -> int:
@@ -284,6 +340,9 @@ class OrderBook:
         size_of = size_memo.values.get
         try:
             for book_side, levels in ((self.bids, msg.bids), (self.asks, msg.asks)):
+                if book_side.watch_key is not None:
+                    book_side.apply_watched(levels, size_memo)
+                    continue
                 sizes = book_side.sizes
                 key_memo = book_side.key_memo
                 key_of = key_memo.values.get
@@ -505,12 +564,23 @@ class OrderBook:
         reach = int(abs(best) * Decimal(bps) / 10_000)  # whole ticks, rounded towards the touch
         return sum(size for _, size in book_side.levels_within_key(best + reach))
 
+    def watch_size_within_price(self, side: Side, limit_ticks: int) -> None:
+        """Make ``size_within_price(side, limit_ticks)`` O(1) from now on (one watch per side).
+
+        For a caller that asks on every update, such as the band's depth for a sniping parent.
+        The cost moves to the updates of that side, which stay O(levels changed).
+        """
+        book_side = self.side(side)
+        book_side.watch(book_side.sign * limit_ticks)
+
     def size_within_price(self, side: Side, limit_ticks: int) -> int:
         """Total size on ``side`` at prices no worse than ``limit_ticks`` for a taker.
 
         For asks (what a buyer takes) that is price <= limit; for bids, price >= limit.
         """
         book_side = self.side(side)
+        if book_side.watch_key == book_side.sign * limit_ticks:
+            return book_side.watch_total
         return sum(size for _, size in book_side.levels_within_key(book_side.sign * limit_ticks))
 
     def sweep(self, side: Side, qty_lots: int, limit_ticks: int | None = None) -> SweepResult:

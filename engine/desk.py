@@ -28,7 +28,7 @@ from typing import Protocol
 import structlog
 
 from engine.book import OrderBook
-from engine.bus import EventBus
+from engine.bus import EventBus, Subscription
 from engine.clock import Clock, TimerHandle
 from engine.commands import AmendOrder, CancelAllOrders, CancelOrder, Command, SubmitOrder
 from engine.enums import BookState, OrderType
@@ -71,10 +71,22 @@ class MarketView(Protocol):
 
     def children(self, parent_id: str) -> list[ChildOrder]: ...
 
+    def open_children(self, parent_id: str) -> list[ChildOrder]: ...
+
 
 class Strategy(Protocol):
     plan: ParentPlan
     wakeup_at_ns: int | None
+
+    @property
+    def wants_book(self) -> bool:
+        """Deliver book updates (BookStateChanged always arrives)."""
+        ...
+
+    @property
+    def wants_trades(self) -> bool:
+        """Deliver public trades."""
+        ...
 
     @property
     def finished(self) -> bool: ...
@@ -120,9 +132,7 @@ class Desk:
         self.parents: dict[str, WorkingParent] = {}
         self._working_by_symbol: dict[str, list[WorkingParent]] = {}
         self.view = _View(clock, books, tracker, tapes)
-        bus.subscribe(BookDelta, self._on_market)
-        bus.subscribe(TradePrinted, self._on_market)
-        bus.subscribe(BookStateChanged, self._on_market)
+        self._market_subscriptions: list[Subscription] = []  # only while some parent is working
         bus.subscribe(ParentStarted, self._on_parent_event)
         bus.subscribe(ChildStatusChanged, self._on_parent_event)
         bus.subscribe(ChildFilled, self._on_parent_event)
@@ -147,8 +157,16 @@ class Desk:
             raise ConfigError(f"{parent.symbol} book has no two-sided market")
         now = self._clock.now_ns()
         plan = parent.plan(book.instrument, arrival_mid_ticks=mid, start_ns=now)
+        # Strategies ask "how much is inside the band on the far side" on every update; keep it current.
+        book.watch_size_within_price(parent.side.opposite, plan.band_ticks)
         working = WorkingParent(plan=plan, strategy=make_strategy(plan))
         self.parents[parent.parent_id] = working
+        if not self._market_subscriptions:
+            self._market_subscriptions = [
+                self._bus.subscribe(BookDelta, self._on_market),
+                self._bus.subscribe(TradePrinted, self._on_market),
+                self._bus.subscribe(BookStateChanged, self._on_market),
+            ]
         self._working_by_symbol.setdefault(parent.symbol, []).append(working)
         self._tapes.setdefault(parent.symbol, TradeTape(parent.symbol))
         working.deadline_timer = self._clock.call_at(plan.deadline_ns, partial(self._deadline, parent.parent_id))
@@ -173,9 +191,14 @@ class Desk:
 
     # -- routing -----------------------------------------------------------------------------
     def _on_market(self, event: BookDelta | TradePrinted | BookStateChanged) -> None:
+        kind = type(event)
         for working in self._working_by_symbol.get(event.symbol, ()):
-            if working.finished_ns is None:
-                self._deliver(working, event)
+            if working.finished_ns is not None:
+                continue
+            strategy = working.strategy
+            if (kind is BookDelta and not strategy.wants_book) or (kind is TradePrinted and not strategy.wants_trades):
+                continue  # the strategy has no use for it now: skipping is most of a backtest's speed
+            self._deliver(working, event)
 
     def _on_parent_event(
         self, event: ParentStarted | ChildStatusChanged | ChildFilled | ChildDenied | TimerFired | StopRequested
@@ -214,6 +237,10 @@ class Desk:
             if handle is not None:
                 handle.cancel()
         plan = working.plan
+        if all(other.finished_ns is not None for other in self.parents.values()):
+            for subscription in self._market_subscriptions:
+                self._bus.unsubscribe(subscription)
+            self._market_subscriptions = []
         self._bus.publish(
             ParentFinished(ts_event_ns=now, ts_recv_ns=now, parent_id=plan.parent_id, symbol=plan.symbol, state=outcome)
         )
@@ -298,7 +325,7 @@ class Desk:
         if book is None or book.state is not BookState.SYNCED:
             return "the book is not SYNCED"
         committed = working.filled_lots + sum(
-            child.leaves_lots for child in self._tracker.children(plan.parent_id) if child.is_open
+            child.leaves_lots for child in self._tracker.open_children(plan.parent_id)
         )
         if committed + order.qty_lots > plan.qty_lots:
             return f"would commit {committed + order.qty_lots} lots of a {plan.qty_lots}-lot parent"
@@ -314,9 +341,7 @@ class Desk:
             if amend.qty_lots <= child.filled_lots:
                 return "amended quantity not above what is already filled"
             extra = amend.qty_lots - child.qty_lots
-            committed = working.filled_lots + sum(
-                c.leaves_lots for c in self._tracker.children(plan.parent_id) if c.is_open
-            )
+            committed = working.filled_lots + sum(c.leaves_lots for c in self._tracker.open_children(plan.parent_id))
             if committed + extra > plan.qty_lots:
                 return "amended quantity would overcommit the parent"
         return None
@@ -346,3 +371,6 @@ class _View:
 
     def children(self, parent_id: str) -> list[ChildOrder]:
         return list(self._tracker.children(parent_id))
+
+    def open_children(self, parent_id: str) -> list[ChildOrder]:
+        return self._tracker.open_children(parent_id)

@@ -143,6 +143,8 @@ class OrderTracker:
         self._instrument_of = instrument_of
         self._emit = emit
         self.orders: dict[str, ChildOrder] = {}
+        self._by_parent: dict[str, list[ChildOrder]] = defaultdict(list)
+        self._open_by_parent: dict[str, dict[str, ChildOrder]] = defaultdict(dict)  # strategies ask every event
         self._by_venue_id: dict[str, str] = {}
         self._exec_ids: set[str] = set()
         self._waiting_fills: dict[str, list[OrderFilled]] = defaultdict(list)  # by venue orderId
@@ -157,13 +159,21 @@ class OrderTracker:
         if command.client_order_id in self.orders:
             raise ValueError(f"duplicate client order id {command.client_order_id}")
         order = self.orders[command.client_order_id] = ChildOrder(command, now_ns)
+        self._by_parent[order.parent_id].append(order)
+        self._open_by_parent[order.parent_id][order.client_order_id] = order
         return order
 
     def get(self, client_order_id: str) -> ChildOrder | None:
         return self.orders.get(client_order_id)
 
     def children(self, parent_id: str) -> Iterator[ChildOrder]:
-        return (order for order in self.orders.values() if order.parent_id == parent_id)
+        """Every child of ``parent_id``, in the order they were sent."""
+        return iter(self._by_parent.get(parent_id, ()))
+
+    def open_children(self, parent_id: str) -> list[ChildOrder]:
+        """The children of ``parent_id`` not yet Filled, Cancelled or Rejected (kept as an index)."""
+        open_orders = self._open_by_parent.get(parent_id)
+        return list(open_orders.values()) if open_orders else []
 
     # -- what the venue says ----------------------------------------------------------------
     def on_trade_reply(self, reply: TradeApiReplied) -> None:
@@ -317,6 +327,8 @@ class OrderTracker:
             return  # only the fills themselves can complete an order
         order.status = new
         order.updated_ns = now_ns
+        if new in TERMINAL:
+            self._open_by_parent[order.parent_id].pop(order.client_order_id, None)
         if reason:
             order.reason = reason
         self._emit(

@@ -48,7 +48,7 @@ class TradeTape:
         self.last_price: Decimal | None = None
         self.last_ts_ns = 0
         self._window_ns = window_ns
-        self._recent: deque[tuple[int, float]] = deque(maxlen=max_points)
+        self._recent: deque[tuple[int, Decimal]] = deque(maxlen=max_points)  # floats only when asked
 
     def add(self, trade: TradePrinted) -> None:
         self.volume += trade.qty
@@ -56,7 +56,7 @@ class TradeTape:
         self.trades += 1
         self.last_price = trade.price
         self.last_ts_ns = trade.ts_event_ns
-        self._recent.append((trade.ts_event_ns, float(trade.price)))
+        self._recent.append((trade.ts_event_ns, trade.price))
 
     def reading(self, ts_ns: int) -> TapeReading:
         return TapeReading(ts_ns, self.volume, self.notional, self.trades)
@@ -72,7 +72,7 @@ class TradeTape:
         if len(points) < 2:
             return None
         seconds = np.array([ts // NS_PER_S for ts, _ in points], dtype=np.int64)
-        prices = np.array([price for _, price in points], dtype=np.float64)
+        prices = np.array([float(price) for _, price in points], dtype=np.float64)
         last_of_second = np.flatnonzero(np.append(seconds[1:] != seconds[:-1], True))
         buckets = prices[last_of_second]
         if len(buckets) < 10:

@@ -75,6 +75,16 @@ class BaseStrategy:
 
     # -- the protocol the desk calls ------------------------------------------------------
     @property
+    def wants_book(self) -> bool:
+        """Whether book updates matter now (state changes always arrive). Skipping them is speed."""
+        return True
+
+    @property
+    def wants_trades(self) -> bool:
+        """Whether public trades matter now."""
+        return True
+
+    @property
     def finished(self) -> bool:
         return self.state is StrategyState.DONE
 
@@ -151,7 +161,7 @@ class BaseStrategy:
         return self.plan.qty_lots - self.filled_lots
 
     def open_children(self, view: MarketView) -> list[ChildOrder]:
-        return [child for child in view.children(self.plan.parent_id) if child.is_open]
+        return view.open_children(self.plan.parent_id)
 
     def open_lots(self, view: MarketView) -> int:
         return sum(child.leaves_lots for child in self.open_children(view))
@@ -237,8 +247,8 @@ class BaseStrategy:
         self.state = state
 
     def _finish_if_complete(self, view: MarketView) -> None:
-        if self.state is StrategyState.DONE:
-            return
+        if self.state is StrategyState.DONE or (self.state is StrategyState.WORKING and self.remaining_lots > 0):
+            return  # the common case, decided without looking at the children
         nothing_open = not self.open_children(view)
         if (self.remaining_lots <= 0 and nothing_open) or (self.state is StrategyState.STOPPING and nothing_open):
             self.wakeup_at_ns = None

@@ -86,8 +86,15 @@ class WorkingStrategy(BaseStrategy):
         """Open children with something left to fill (what still shows on the venue)."""
         return [child for child in self.open_children(view) if child.leaves_lots > 0]
 
+    _venue_min_lots: int | None = None
+
     def venue_min_lots(self) -> int:
         """The smallest child the venue accepts: its minimum quantity and notional, on the lot grid."""
+        if self._venue_min_lots is None:
+            self._venue_min_lots = self._compute_venue_min_lots()
+        return self._venue_min_lots
+
+    def _compute_venue_min_lots(self) -> int:
         plan, instrument = self.plan, self.plan.instrument
         step = instrument.qty_step_lots
         lots = max(instrument.min_qty_lots, step)

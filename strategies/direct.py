@@ -21,6 +21,14 @@ class Direct(BaseStrategy):
         super().__init__(plan, seed=seed)
         self._sent = False
 
+    @property
+    def wants_book(self) -> bool:
+        return not self._sent  # waiting for a synced book to fire; afterwards nothing to watch
+
+    @property
+    def wants_trades(self) -> bool:
+        return False
+
     def on_start(self, view: MarketView) -> list[Command]:
         return self._take(view)
 

@@ -60,6 +60,14 @@ class Iceberg(WorkingStrategy):
             return self.stop(view, "time limit: cancelling the iceberg's leftovers")
         return []
 
+    @property
+    def wants_book(self) -> bool:
+        return self._need  # a visible child to (re)place
+
+    @property
+    def wants_trades(self) -> bool:
+        return False
+
     def on_book(self, view: MarketView) -> list[Command]:
         return self._show(view)
 

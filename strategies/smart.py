@@ -264,6 +264,14 @@ class Smart(BaseStrategy):
     def outcome(self) -> str:
         return self.delegate.outcome if self.delegate is not None else super().outcome
 
+    @property
+    def wants_book(self) -> bool:
+        return self.delegate.wants_book if self.delegate is not None else True
+
+    @property
+    def wants_trades(self) -> bool:
+        return self.delegate.wants_trades if self.delegate is not None else True
+
     def on_event(self, event: Event, view: MarketView) -> list[Command]:
         if self.delegate is not None:
             return self._forward(event, view)

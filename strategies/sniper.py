@@ -98,13 +98,14 @@ class Sniper(WorkingStrategy):
         return []
 
     def _snipe(self, view: MarketView) -> list[Command]:
-        if self.state is not StrategyState.WORKING or self.live_children(view):
+        # Runs on every book and trade event: the cheap checks that usually decide come first.
+        if self.state is not StrategyState.WORKING:
             return []
         book = self.book(view)
         if book is None:
             return []
-        available = self.available_in_band(book)
-        if available < self.threshold_lots:
+        available = self.available_in_band(book)  # O(1): the desk keeps the band's depth current
+        if available < self.threshold_lots or self.live_children(view):
             return []
         share = int(Decimal(available) * self.plan.config.participation_rate)
         lots = self.plan.instrument.qty_floor(min(self.free_lots(view), share))

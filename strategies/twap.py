@@ -166,6 +166,14 @@ class Twap(WorkingStrategy):
             return self.stop(view, "time limit")
         return self._step(view)
 
+    @property
+    def wants_book(self) -> bool:
+        return self._due or self._retry_on_book  # a slice waiting to go out (or to be retried)
+
+    @property
+    def wants_trades(self) -> bool:
+        return False
+
     def on_book(self, view: MarketView) -> list[Command]:
         if self._retry_on_book:
             self._retry_on_book = False

@@ -129,6 +129,9 @@ class FakeView:
     def children(self, parent_id: str) -> list[ChildOrder]:
         return list(self.tracker.children(parent_id))
 
+    def open_children(self, parent_id: str) -> list[ChildOrder]:
+        return self.tracker.open_children(parent_id)
+
     # -- market data -------------------------------------------------------------------------
     def book_message(
         self, bids: list[tuple[int, int]], asks: list[tuple[int, int]], *, snapshot: bool = True, gap: int = 0
@@ -230,6 +233,10 @@ class Driver:
             return
         if isinstance(event, TimerFired) and event.ts_event_ns != self._timer_at:
             return  # a timer the strategy has since moved
+        if (isinstance(event, BookDelta) and not self.strategy.wants_book) or (
+            isinstance(event, TradePrinted) and not self.strategy.wants_trades
+        ):
+            return  # as the desk does: a strategy that says it has no use for them does not get them
         if isinstance(event, ChildFilled):
             self.filled_lots += event.qty_lots
         self.seen.append(event)

@@ -1047,3 +1047,28 @@ def test_book_agrees_with_reference_model(ops: list[Op]) -> None:
         else:
             assert book.state is RESYNCING
             assert_empty(book)
+
+
+def test_watched_depth_matches_a_scan_through_every_kind_of_update() -> None:
+    """The watched size within a price equals a fresh scan after inserts, updates, deletes and snapshots."""
+    book = OrderBook("X", 50)
+    book.apply(snapshot(1, [("99.0", "1"), ("98.0", "2")], [("101.0", "1"), ("102.0", "2"), ("104.0", "5")]))
+    book.watch_size_within_price(Side.SELL, 10200)
+    book.watch_size_within_price(Side.BUY, 9850)
+
+    def scanned(side: Side, limit: int) -> int:
+        return sum(
+            size for price, size in book.top(side, 1000) if (price <= limit if side is Side.SELL else price >= limit)
+        )
+
+    steps = [
+        delta(2, [("98.5", "3")], [("101.5", "4"), ("102.0", "0")]),
+        delta(3, [("99.0", "0"), ("97.0", "9")], [("101.0", "7"), ("103.0", "1")]),
+        delta(4, [], [("101.5", "0"), ("110.0", "0")]),
+        snapshot(5, [("99.5", "2")], [("100.5", "3"), ("101.9", "4"), ("102.1", "8")]),
+    ]
+    for message in steps:
+        assert book.apply(message)
+        assert book.size_within_price(Side.SELL, 1020) == scanned(Side.SELL, 1020)
+        assert book.size_within_price(Side.BUY, 985) == scanned(Side.BUY, 985)
+    assert book.size_within_price(Side.SELL, 1020) == 3 + 4  # 100.5 and 101.9; 102.1 is beyond

@@ -45,6 +45,8 @@ class Scripted:
         self.queue: list[Command] = []
         self.seen: list[Event] = []
         self.done = False
+        self.wants_book = True
+        self.wants_trades = True
 
     @property
     def finished(self) -> bool:

@@ -47,6 +47,7 @@ __all__ = ["Backtest", "BacktestSettings", "BacktestResult", "Record"]
 
 Record = tuple[int, str, bytes]
 DRAIN_AFTER_DATA_NS = 60_000 * NS_PER_MS  # after the data ends, let the venue and timers finish
+_NEVER = 1 << 126
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -157,6 +158,9 @@ class Backtest:
         self._finished_ns: int | None = None
         self._start_reading: TapeReading | None = None
         self._mids: list[tuple[int, Decimal]] = []
+        self._last_touch: tuple[int | None, int | None] = (None, None)
+        self._shared_books: set[str] = set()
+        self._start_ns = self.settings.start_ns or 0
         self.resyncs_ignored = 0
         self.engine.watch_trades(parent.symbol)
         self.engine.bus.subscribe(ParentFinished, self._on_finished)
@@ -184,18 +188,37 @@ class Backtest:
         latency = self.settings.market_data_latency_ns
         self.clock.set_time(ts_ns)
         events = self.codec.parse(raw, ts_ns + latency)
-        for event in events:
-            self.venue.on_market(event, ts_ns)
         if latency:
+            for event in events:
+                self.venue.on_market(event, ts_ns)
             heapq.heappush(self._delayed, (ts_ns + latency, next(self._order), events))
-        else:
-            self._deliver(events)
+            return
+        # No market-data latency: engine and exchange see the market at the same instant, so
+        # the venue matches against the engine's own book, which must have the message first.
+        # (Commands the engine sends now reach the venue only after order latency.)
+        self._deliver(events)
+        venue = self.venue
+        for event in events:
+            if type(event) is BookDelta and event.symbol not in self._shared_books:
+                self._share_book(event)
+            symbol = getattr(event, "symbol", None)
+            if symbol is not None and venue.wants_market(symbol):
+                venue.on_market(event, ts_ns)
+
+    def _share_book(self, delta: BookDelta) -> None:
+        book = self.engine.books.book(delta.symbol, delta.depth)
+        if book is not None:
+            self.venue.share_book(book)
+            self._shared_books.add(delta.symbol)
 
     def _deliver(self, events: list[Event]) -> None:
+        handle, outbox = self.engine.handle, self.engine.outbox
         for event in events:
-            self.engine.handle(event)
-            self._flush()
-        self._maybe_start()
+            handle(event)
+            if outbox:
+                self._flush()
+        if self.plan is None and self._start_ns <= self.clock.now_ns():
+            self._maybe_start()
 
     def _run_until(self, until_ns: int, *, stop_when_done: bool = False) -> None:
         """Do all venue output, timers and delayed market data due at or before ``until_ns``."""
@@ -203,10 +226,11 @@ class Backtest:
             venue_at = self.venue.next_due_ns()
             timer_at = self.clock.next_deadline_ns()
             delayed_at = self._delayed[0][0] if self._delayed else None
-            due = [t for t in (venue_at, timer_at, delayed_at) if t is not None]
-            if not due:
-                return
-            now = min(due)
+            now = min(
+                venue_at if venue_at is not None else _NEVER,
+                timer_at if timer_at is not None else _NEVER,
+                delayed_at if delayed_at is not None else _NEVER,
+            )
             if now > until_ns:
                 return
             if venue_at == now:
@@ -257,12 +281,18 @@ class Backtest:
         return self._finished_ns is not None and self.venue.next_due_ns() is None
 
     def _sample_mid(self, event: BookDelta) -> None:
+        """Record the mid for the report, only when the touch moved (most updates do not move it)."""
         if self.plan is None:
             return
         book = self.engine.books.book(event.symbol)
-        mid = book.mid_ticks() if book is not None else None
-        if mid is not None:
-            self._mids.append((self.clock.now_ns(), mid))
+        if book is None:
+            return
+        touch = (book.best_bid_ticks, book.best_ask_ticks)
+        if touch != self._last_touch:
+            self._last_touch = touch
+            mid = book.mid_ticks()
+            if mid is not None:
+                self._mids.append((self.clock.now_ns(), mid))
 
     # -- results ------------------------------------------------------------------------------
     def _result(self, messages: int, wall_s: float) -> BacktestResult:

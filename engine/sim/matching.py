@@ -94,7 +94,7 @@ from typing import Final
 
 from engine.book import OrderBook
 from engine.commands import AmendOrder, CancelAllOrders, CancelOrder, SubmitOrder
-from engine.enums import OrderStatus, OrderType, Side, TimeInForce
+from engine.enums import BookState, OrderStatus, OrderType, Side, TimeInForce
 from engine.events import BookDelta, TradePrinted
 from engine.instrument import Instrument
 from engine.numbers import ScaleError, to_decimal
@@ -323,6 +323,7 @@ class MatchingEngine:
 
     def __init__(self, instruments: Mapping[str, Instrument], fees: Fees, *, seed: int = 0) -> None:
         self.instruments: dict[str, Instrument] = dict(instruments)
+        self._shared: set[str] = set()
         self.fees = fees
         self.seed = seed
         self._books: dict[str, OrderBook] = {}
@@ -373,6 +374,25 @@ class MatchingEngine:
         return self._consumed.get(symbol, {}).get((side, price_ticks), 0)
 
     # -- market data --------------------------------------------------------------------------
+    def wants_market(self, symbol: str) -> bool:
+        """Whether a market event of ``symbol`` can change anything here.
+
+        Not when the book is the engine's own (already updated) and nothing of ours rests there
+        or has consumed liquidity: then the event can neither fill us nor refresh a level, and a
+        backtest skips the call (most of its events, when a strategy is not resting orders).
+        """
+        return symbol not in self._shared or bool(self._resting.get(symbol)) or bool(self._consumed.get(symbol))
+
+    def share_book(self, book: OrderBook) -> None:
+        """Match against the engine's own book of ``book.symbol`` instead of a copy of it.
+
+        Valid only when the engine sees market data at the exchange's time (no market-data
+        latency): the two books would be identical, and applying every message twice is a large
+        share of a backtest's cost. The engine applies each message before the venue sees it.
+        """
+        self._books[book.symbol] = book
+        self._shared.add(book.symbol)
+
     def on_book(self, delta: BookDelta, now_ns: int) -> list[Report]:
         """Apply a replayed book message; refresh consumed levels, cap queues, fill crossed orders."""
         symbol = delta.symbol
@@ -384,27 +404,28 @@ class MatchingEngine:
         elif delta.depth != book.depth:
             self.ignored_book_messages += 1
             return []
-        if not book.apply(delta):
+        if symbol in self._shared:
+            if book.state is not BookState.SYNCED:
+                return []  # the engine applied it (or dropped it); nothing to match against
+        elif not book.apply(delta):
             return []  # dropped, or the book broke: nothing known has changed
         if symbol not in self.instruments and book.instrument is not None:
             self.instruments[symbol] = book.instrument
         consumed = self._consumed.get(symbol)
         resting = self._resting.get(symbol)
-        if not consumed and not resting:
-            return []
-        touched = None if delta.is_snapshot or delta.update_id == 1 else self._levels_of(delta)
         if consumed:
-            if touched is None:
+            if delta.is_snapshot or delta.update_id == 1:
                 consumed.clear()
             else:
-                for key in touched:
+                for key in self._levels_of(delta):
                     consumed.pop(key, None)
         if not resting:
             return []
+        # Capping a queue at its level's current size is idempotent (the cap only ever lowers
+        # it), so there is no need to work out which levels this message touched: one lookup
+        # per resting order. A level the message did not touch caps nothing new.
         for order in resting:
-            key = (order.side, order.price or 0)
-            if touched is None or key in touched:
-                order.queue_ahead = min(order.queue_ahead, self.available(symbol, *key))
+            order.queue_ahead = min(order.queue_ahead, self.available(symbol, order.side, order.price or 0))
         return self._fill_crossed(symbol, now_ns)
 
     def on_trade(self, trade: TradePrinted, now_ns: int) -> list[Report]:
@@ -723,12 +744,13 @@ class MatchingEngine:
 
     def _levels_of(self, delta: BookDelta) -> set[tuple[Side, int]]:
         """(side, price) of every level a delta sets; unreadable prices are skipped (the book judged them)."""
-        instrument = self.instruments[delta.symbol]
+        book = self._books[delta.symbol]
         levels: set[tuple[Side, int]] = set()
-        for side, entries in ((Side.BUY, delta.bids), (Side.SELL, delta.asks)):
+        for side, entries, book_side in ((Side.BUY, delta.bids, book.bids), (Side.SELL, delta.asks, book.asks)):
+            to_key, sign = book_side.key_memo.get, book_side.sign  # the book's memo: no re-parsing
             for price_text, _ in entries:
                 try:
-                    levels.add((side, instrument.ticks(price_text)))
+                    levels.add((side, sign * to_key(price_text)))
                 except ScaleError:
                     continue
         return levels

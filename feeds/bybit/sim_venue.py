@@ -55,6 +55,7 @@ from typing import Any, Final
 
 import orjson
 
+from engine.book import OrderBook
 from engine.commands import AmendOrder, CancelAllOrders, CancelOrder, Command, SubmitOrder
 from engine.enums import OrderStatus
 from engine.events import BookDelta, Event, TradePrinted
@@ -147,6 +148,14 @@ class SimBybit:
             latency += self._rng.randint(0, self.order_latency_jitter_ns)
         arrival = self._last_arrival_ns = max(now_ns + latency, self._last_arrival_ns)
         heapq.heappush(self._arrivals, (arrival, self._next_order(), command, req_id))
+
+    def wants_market(self, symbol: str) -> bool:
+        """See ``MatchingEngine.wants_market``; also true while commands are on their way."""
+        return bool(self._arrivals) or self.matching.wants_market(symbol)
+
+    def share_book(self, book: OrderBook) -> None:
+        """See ``MatchingEngine.share_book``: match against the engine's book (no market-data latency)."""
+        self.matching.share_book(book)
 
     def on_market(self, event: Event, now_ns: int) -> None:
         """The exchange sees a book message or a public trade at ``now`` (exchange time)."""
