@@ -52,7 +52,7 @@ from engine.orders import ChildOrder, OrderTracker
 from engine.parent import ParentOrder, ParentPlan
 from engine.tape import TradeTape
 
-__all__ = ["Desk", "MarketView", "Strategy", "StrategyFactory", "WorkingParent"]
+__all__ = ["child_problem", "Desk", "MarketView", "Strategy", "StrategyFactory", "WorkingParent"]
 
 log = structlog.get_logger("engine.desk")
 
@@ -220,8 +220,7 @@ class Desk:
             log.exception("strategy failed; stopping its parent", parent=working.plan.parent_id)
             commands = [
                 CancelOrder(client_order_id=c.client_order_id, symbol=c.symbol, reason="strategy failed")
-                for c in self._tracker.children(working.plan.parent_id)
-                if c.is_open
+                for c in self._tracker.open_children(working.plan.parent_id)
             ]
             self._finish(working, "failed")
         for command in commands:
@@ -289,47 +288,17 @@ class Desk:
                 )
                 return
         elif isinstance(command, CancelAllOrders):
-            for child in self._tracker.children(working.plan.parent_id):
-                if child.is_open:
-                    self._send(
-                        CancelOrder(client_order_id=child.client_order_id, symbol=child.symbol, reason=command.reason)
-                    )
+            for child in self._tracker.open_children(working.plan.parent_id):
+                self._send(
+                    CancelOrder(client_order_id=child.client_order_id, symbol=child.symbol, reason=command.reason)
+                )
             return
         self._send(command)
 
     def _submit_problem(self, working: WorkingParent, order: SubmitOrder) -> str | None:
         plan = working.plan
-        instrument = plan.instrument
-        parsed = parse_child_id(order.client_order_id)
-        if parsed is None or parsed[0] != plan.parent_id or order.parent_id != plan.parent_id:
-            return f"child id {order.client_order_id} does not belong to parent {plan.parent_id}"
-        if self._tracker.get(order.client_order_id) is not None:
-            return f"child id {order.client_order_id} was already used"
-        if order.symbol != plan.symbol or order.side is not plan.side:
-            return "child symbol or side differs from its parent's"
-        if order.order_type is not OrderType.LIMIT or order.price_ticks is None:
-            return "children must be limit orders (a 'market' child is an IOC limit at the band's edge)"
-        if order.qty_lots <= 0 or order.qty_lots % instrument.qty_step_lots:
-            return f"quantity {order.qty_lots} lots is not a positive multiple of the qty step"
-        if order.qty_lots < instrument.min_qty_lots:
-            return f"quantity {order.qty_lots} lots is under the venue minimum {instrument.min_qty_lots}"
-        if instrument.max_qty_lots is not None and order.qty_lots > instrument.max_qty_lots:
-            return f"quantity {order.qty_lots} lots is over the venue maximum {instrument.max_qty_lots}"
-        if order.price_ticks % instrument.price_step_ticks:
-            return f"price {order.price_ticks} ticks is off the tick grid"
-        if not plan.within_band(order.price_ticks):
-            return f"price {order.price_ticks} is outside the band (worst allowed {plan.band_ticks})"
-        if instrument.notional(order.price_ticks, order.qty_lots) < instrument.min_notional:
-            return f"notional under the venue minimum {instrument.min_notional}"
-        book = self._books.book(plan.symbol)
-        if book is None or book.state is not BookState.SYNCED:
-            return "the book is not SYNCED"
-        committed = working.filled_lots + sum(
-            child.leaves_lots for child in self._tracker.open_children(plan.parent_id)
-        )
-        if committed + order.qty_lots > plan.qty_lots:
-            return f"would commit {committed + order.qty_lots} lots of a {plan.qty_lots}-lot parent"
-        return None
+        committed = working.filled_lots + sum(c.leaves_lots for c in self._tracker.open_children(plan.parent_id))
+        return child_problem(plan, order, self._tracker, self._books.book(plan.symbol), committed)
 
     def _amend_problem(self, working: WorkingParent, child: ChildOrder, amend: AmendOrder) -> str | None:
         plan = working.plan
@@ -345,6 +314,43 @@ class Desk:
             if committed + extra > plan.qty_lots:
                 return "amended quantity would overcommit the parent"
         return None
+
+
+def child_problem(
+    plan: ParentPlan, order: SubmitOrder, tracker: OrderTracker, book: OrderBook | None, committed_lots: int
+) -> str | None:
+    """Why ``order`` may not leave the engine for ``plan``, or None if it may.
+
+    ``committed_lots`` is the parent's filled quantity plus what its open children still show.
+    One function, so the desk and the strategy test harness apply exactly the same rules.
+    """
+    instrument = plan.instrument
+    parsed = parse_child_id(order.client_order_id)
+    if parsed is None or parsed[0] != plan.parent_id or order.parent_id != plan.parent_id:
+        return f"child id {order.client_order_id} does not belong to parent {plan.parent_id}"
+    if tracker.get(order.client_order_id) is not None:
+        return f"child id {order.client_order_id} was already used"
+    if order.symbol != plan.symbol or order.side is not plan.side:
+        return "child symbol or side differs from its parent's"
+    if order.order_type is not OrderType.LIMIT or order.price_ticks is None:
+        return "children must be limit orders (a 'market' child is an IOC limit at the band's edge)"
+    if order.qty_lots <= 0 or order.qty_lots % instrument.qty_step_lots:
+        return f"quantity {order.qty_lots} lots is not a positive multiple of the qty step"
+    if order.qty_lots < instrument.min_qty_lots:
+        return f"quantity {order.qty_lots} lots is under the venue minimum {instrument.min_qty_lots}"
+    if instrument.max_qty_lots is not None and order.qty_lots > instrument.max_qty_lots:
+        return f"quantity {order.qty_lots} lots is over the venue maximum {instrument.max_qty_lots}"
+    if order.price_ticks % instrument.price_step_ticks:
+        return f"price {order.price_ticks} ticks is off the tick grid"
+    if not plan.within_band(order.price_ticks):
+        return f"price {order.price_ticks} is outside the band (worst allowed {plan.band_ticks})"
+    if instrument.notional(order.price_ticks, order.qty_lots) < instrument.min_notional:
+        return f"notional under the venue minimum {instrument.min_notional}"
+    if book is None or book.state is not BookState.SYNCED:
+        return "the book is not SYNCED"
+    if committed_lots + order.qty_lots > plan.qty_lots:
+        return f"would commit {committed_lots + order.qty_lots} lots of a {plan.qty_lots}-lot parent"
+    return None
 
 
 class _View:

@@ -24,8 +24,8 @@ from itertools import count
 
 from engine.book import BookTransition, OrderBook
 from engine.commands import CancelOrder, Command, SubmitOrder
-from engine.desk import Strategy
-from engine.enums import BookState, OrderStatus, OrderType, Side, TimeInForce
+from engine.desk import Strategy, child_problem
+from engine.enums import BookState, OrderStatus, Side, TimeInForce
 from engine.events import (
     BookDelta,
     BookStateChanged,
@@ -39,7 +39,6 @@ from engine.events import (
     TimerFired,
     TradePrinted,
 )
-from engine.ids import parse_child_id
 from engine.instrument import Instrument
 from engine.orders import ChildOrder, OrderTracker
 from engine.parent import ParentOrder, ParentPlan, RoutingConfig, StrategyName
@@ -297,37 +296,11 @@ class Driver:
                 self._cancel_requested.append(command.client_order_id)
 
     def committed(self) -> int:
-        return self.filled_lots + sum(c.leaves_lots for c in self.view.children(self.plan.parent_id) if c.is_open)
+        return self.filled_lots + sum(c.leaves_lots for c in self.view.open_children(self.plan.parent_id))
 
     def problem(self, order: SubmitOrder) -> str | None:
-        """``engine.desk.Desk._submit_problem``, on the test's state."""
-        plan, instrument = self.plan, self.plan.instrument
-        parsed = parse_child_id(order.client_order_id)
-        if parsed is None or parsed[0] != plan.parent_id or order.parent_id != plan.parent_id:
-            return f"child id {order.client_order_id} does not belong to parent {plan.parent_id}"
-        if self.view.tracker.get(order.client_order_id) is not None:
-            return f"child id {order.client_order_id} was already used"
-        if order.symbol != plan.symbol or order.side is not plan.side:
-            return "child symbol or side differs from its parent's"
-        if order.order_type is not OrderType.LIMIT or order.price_ticks is None:
-            return "children must be limit orders"
-        if order.qty_lots <= 0 or order.qty_lots % instrument.qty_step_lots:
-            return f"quantity {order.qty_lots} lots is not a positive multiple of the qty step"
-        if order.qty_lots < instrument.min_qty_lots:
-            return f"quantity {order.qty_lots} lots is under the venue minimum"
-        if instrument.max_qty_lots is not None and order.qty_lots > instrument.max_qty_lots:
-            return f"quantity {order.qty_lots} lots is over the venue maximum"
-        if order.price_ticks % instrument.price_step_ticks:
-            return f"price {order.price_ticks} ticks is off the tick grid"
-        if not plan.within_band(order.price_ticks):
-            return f"price {order.price_ticks} is outside the band (worst allowed {plan.band_ticks})"
-        if instrument.notional(order.price_ticks, order.qty_lots) < instrument.min_notional:
-            return "notional under the venue minimum"
-        if self.view.order_book.state is not BookState.SYNCED:
-            return "the book is not SYNCED"
-        if self.committed() + order.qty_lots > plan.qty_lots:
-            return f"would commit {self.committed() + order.qty_lots} lots of a {plan.qty_lots}-lot parent"
-        return None
+        """The desk's own rules (``engine.desk.child_problem``), on the test's state."""
+        return child_problem(self.plan, order, self.view.tracker, self.view.order_book, self.committed())
 
     # -- time ----------------------------------------------------------------------------------
     def start(self) -> None:
