@@ -20,18 +20,19 @@
 from __future__ import annotations
 
 from decimal import ROUND_CEILING, Decimal
-from typing import Final
+from typing import ClassVar, Final
 
 from engine.book import OrderBook
 from engine.clock import NS_PER_S
 from engine.commands import Command
 from engine.desk import MarketView
-from engine.enums import Side, TimeInForce
+from engine.enums import OrderStatus, Side, TimeInForce
+from engine.events import ChildDenied, ChildStatusChanged
 from engine.orders import ChildOrder
-from engine.parent import Urgency
-from strategies.base import BaseStrategy, split_evenly
+from engine.parent import ParentPlan, Urgency
+from strategies.base import BaseStrategy, StrategyState, split_evenly
 
-__all__ = ["WorkingStrategy", "MAX_REJECTS", "FINISH_LEAD_MAX_NS"]
+__all__ = ["WorkingStrategy", "FinishingStrategy", "MAX_REJECTS", "FINISH_LEAD_MAX_NS"]
 
 MAX_REJECTS: Final = 3
 """Children the venue (or the desk) may refuse before a strategy gives up and reports."""
@@ -178,3 +179,71 @@ class WorkingStrategy(BaseStrategy):
         """How long before the deadline the finishing IOC goes: 10% of the window, at most 5 s."""
         window = max(self.plan.deadline_ns - self.plan.start_ns, 0)
         return min(FINISH_LEAD_MAX_NS, window // 10)
+
+
+class FinishingStrategy(WorkingStrategy):
+    """A strategy that sends what is left as one band-capped IOC shortly before its deadline.
+
+    SNIPER and POV: from ``finish_at_ns`` (the deadline minus ``finish_lead_ns()``; the deadline
+    itself at low urgency, which never takes at the end) the strategy is ``finishing``: it sends
+    the finishing IOC once nothing else is in flight, retries it after a refusal, and stops when
+    it has come back with the rest beyond the band.
+    """
+
+    retry_note: ClassVar[str] = "trying again on the next event"
+    cancel_before_finish: ClassVar[bool] = False  # whether resting children are pulled first
+
+    def __init__(self, plan: ParentPlan, *, seed: int = 0) -> None:
+        super().__init__(plan, seed=seed)
+        self.finish_at_ns = plan.deadline_ns - (0 if self.patient else self.finish_lead_ns())
+        self.finishing = False
+        self._finish_due = False
+
+    def on_timer(self, view: MarketView) -> list[Command]:
+        now = view.now_ns
+        if now >= self.plan.deadline_ns:
+            return self.stop(view, "time limit")
+        if now < self.finish_at_ns or self.finishing:
+            return []
+        self.finishing = True
+        self._finish_due = True
+        self.wakeup_at_ns = self.plan.deadline_ns
+        self.note(f"{self.name}: time limit near; finishing {self.remaining_lots} lots with a band-capped IOC")
+        pulled = self.cancel_live(view, f"{self.name} finishing") if self.cancel_before_finish else []
+        return pulled + self.finish_send(view)
+
+    def on_denied(self, denied: ChildDenied, view: MarketView) -> list[Command]:
+        return self.refusal(view, f"child {denied.client_order_id} refused by the desk: {denied.reason}")
+
+    def refusal(self, view: MarketView, why: str) -> list[Command]:
+        """A child refused or rejected: count it, and retry the finishing IOC if that was it."""
+        stopping = self.refused(view, why, self.retry_note)
+        if stopping is not None:
+            return stopping
+        if self.finishing:
+            self._finish_due = True
+        return []
+
+    def finish_done(self, change: ChildStatusChanged, view: MarketView) -> list[Command]:
+        """What a finishing strategy does when a child ends: retry, send the final IOC, or stop."""
+        if change.new is OrderStatus.REJECTED:
+            return self.refusal(view, f"child {change.client_order_id} rejected: {change.reason}")
+        commands = self.finish_send(view)
+        if commands:
+            return commands
+        if self.finishing and not self._finish_due and self.remaining_lots > 0 and not self.live_children(view):
+            return self.stop(view, f"final IOC done; {self.remaining_lots} lots are beyond the band")
+        return []
+
+    def finish_send(self, view: MarketView) -> list[Command]:
+        if not self._finish_due or self.state is not StrategyState.WORKING:
+            return []
+        if self.live_children(view) or self.book(view) is None:
+            return []  # after what is in flight, or on the next book event
+        lots = self.child_lots(self.free_lots(view))
+        self._finish_due = False
+        if lots == 0:
+            if self.remaining_lots > 0:
+                return self.stop(view, f"the remaining {self.remaining_lots} lots are under the venue minimum")
+            return []
+        return self.take(lots, f"{self.name} final")

@@ -23,11 +23,11 @@ from engine.book import OrderBook
 from engine.commands import Command
 from engine.desk import MarketView
 from engine.enums import OrderStatus, Side
-from engine.events import ChildDenied, ChildFilled, ChildStatusChanged, TradePrinted
+from engine.events import ChildFilled, ChildStatusChanged, TradePrinted
 from engine.orders import ChildOrder
 from engine.parent import ParentPlan
 from strategies.base import StrategyState
-from strategies.common import WorkingStrategy
+from strategies.common import FinishingStrategy
 
 __all__ = ["Pov", "TOLERANCE"]
 
@@ -35,17 +35,15 @@ TOLERANCE = Decimal("0.05")
 """How far behind the target (as a fraction of it) POV lets itself fall before catching up."""
 
 
-class Pov(WorkingStrategy):
+class Pov(FinishingStrategy):
     name = "pov"
+    retry_note = "trying again on the next trade"
+    cancel_before_finish = True  # a join resting at the touch gives way to the finishing IOC
 
     def __init__(self, plan: ParentPlan, *, seed: int = 0) -> None:
         super().__init__(plan, seed=seed)
         self.rate = plan.config.participation_rate
-        lead = 0 if self.patient else self.finish_lead_ns()
-        self.finish_at_ns = plan.deadline_ns - lead
         self.start_volume = Decimal(0)
-        self._finishing = False
-        self._finish_due = False
         self._repegging: set[str] = set()
 
     # -- the target ---------------------------------------------------------------------------
@@ -75,58 +73,27 @@ class Pov(WorkingStrategy):
         return self._follow(view)
 
     def on_trade(self, trade: TradePrinted, view: MarketView) -> list[Command]:
-        return self._finish_send(view) if self._finishing else self._follow(view)
+        return self.finish_send(view) if self.finishing else self._follow(view)
 
     def on_book(self, view: MarketView) -> list[Command]:
-        return self._finish_send(view) if self._finishing else self._follow(view, repeg=False)
+        return self.finish_send(view) if self.finishing else self._follow(view, repeg=False)
 
     def on_fill(self, fill: ChildFilled, view: MarketView) -> list[Command]:
         return self.trim_overcommit(view)
-
-    def on_timer(self, view: MarketView) -> list[Command]:
-        now = view.now_ns
-        if now >= self.plan.deadline_ns:
-            return self.stop(view, "time limit")
-        if now >= self.finish_at_ns and not self._finishing:
-            self._finishing = True
-            self._finish_due = True
-            self.wakeup_at_ns = self.plan.deadline_ns
-            self.note(f"pov: time limit near; finishing {self.remaining_lots} lots with a band-capped IOC")
-            return self.cancel_live(view, "pov finishing") + self._finish_send(view)
-        return []
 
     def on_child_done(self, change: ChildStatusChanged, view: MarketView) -> list[Command]:
         repegged = change.client_order_id in self._repegging
         self._repegging.discard(change.client_order_id)
         if self.state is not StrategyState.WORKING:
             return []
-        if change.new is OrderStatus.REJECTED:
-            return self._refused(view, f"child {change.client_order_id} rejected: {change.reason}")
-        if not self._finishing:
+        if not self.finishing and change.new is not OrderStatus.REJECTED:
             # Re-post a join we moved; an IOC that came back short waits for the next trade
             # (the book it missed has not changed, so sending again now would only loop).
             return self._follow(view, repeg=False) if repegged else []
-        commands = self._finish_send(view)
-        if commands:
-            return commands
-        if not self._finish_due and self.remaining_lots > 0 and not self.live_children(view):
-            return self.stop(view, f"final IOC done; {self.remaining_lots} lots are beyond the band")
-        return []
-
-    def on_denied(self, denied: ChildDenied, view: MarketView) -> list[Command]:
-        return self._refused(view, f"child {denied.client_order_id} refused by the desk: {denied.reason}")
-
-    # -- mechanics --------------------------------------------------------------------------
-    def _refused(self, view: MarketView, why: str) -> list[Command]:
-        stopping = self.refused(view, why, "trying again on the next trade")
-        if stopping is not None:
-            return stopping
-        if self._finishing:
-            self._finish_due = True
-        return []
+        return self.finish_done(change, view)
 
     def _follow(self, view: MarketView, *, repeg: bool = True) -> list[Command]:
-        if self.state is not StrategyState.WORKING or self._finishing:
+        if self.state is not StrategyState.WORKING or self.finishing:
             return []
         book = self.book(view)
         live = self.live_children(view)
@@ -158,16 +125,3 @@ class Pov(WorkingStrategy):
                 self._repegging.add(child.client_order_id)
                 commands.append(self.cancel(child, f"pov: the touch moved to {price}; re-posting"))
         return commands
-
-    def _finish_send(self, view: MarketView) -> list[Command]:
-        if not self._finish_due or self.state is not StrategyState.WORKING:
-            return []
-        if self.live_children(view) or self.book(view) is None:
-            return []  # after what is in flight, or on the next book event
-        lots = self.child_lots(self.free_lots(view))
-        self._finish_due = False
-        if lots == 0:
-            if self.remaining_lots > 0:
-                return self.stop(view, f"the remaining {self.remaining_lots} lots are under the venue minimum")
-            return []
-        return self.take(lots, "pov final")

@@ -19,25 +19,21 @@ from decimal import Decimal
 
 from engine.commands import Command
 from engine.desk import MarketView
-from engine.enums import OrderStatus, TimeInForce
-from engine.events import ChildDenied, ChildFilled, ChildStatusChanged, TradePrinted
+from engine.enums import TimeInForce
+from engine.events import ChildFilled, ChildStatusChanged, TradePrinted
 from engine.parent import ParentPlan
 from strategies.base import StrategyState
-from strategies.common import WorkingStrategy
+from strategies.common import FinishingStrategy
 
 __all__ = ["Sniper"]
 
 
-class Sniper(WorkingStrategy):
+class Sniper(FinishingStrategy):
     name = "sniper"
 
     def __init__(self, plan: ParentPlan, *, seed: int = 0) -> None:
         super().__init__(plan, seed=seed)
-        lead = 0 if self.patient else self.finish_lead_ns()
-        self.finish_at_ns = plan.deadline_ns - lead
         self.snipes = 0
-        self._finishing = False
-        self._finish_due = False
 
     @property
     def threshold_lots(self) -> int:
@@ -54,7 +50,7 @@ class Sniper(WorkingStrategy):
         return self._snipe(view)
 
     def on_book(self, view: MarketView) -> list[Command]:
-        return self._finish_send(view) if self._finishing else self._snipe(view)
+        return self.finish_send(view) if self.finishing else self._snipe(view)
 
     def on_trade(self, trade: TradePrinted, view: MarketView) -> list[Command]:
         return self.on_book(view)
@@ -62,40 +58,8 @@ class Sniper(WorkingStrategy):
     def on_fill(self, fill: ChildFilled, view: MarketView) -> list[Command]:
         return self.trim_overcommit(view)
 
-    def on_timer(self, view: MarketView) -> list[Command]:
-        now = view.now_ns
-        if now >= self.plan.deadline_ns:
-            return self.stop(view, "time limit")
-        if now >= self.finish_at_ns and not self._finishing:
-            self._finishing = True
-            self._finish_due = True
-            self.wakeup_at_ns = self.plan.deadline_ns
-            self.note(f"sniper: time limit near; finishing {self.remaining_lots} lots with a band-capped IOC")
-            return self._finish_send(view)
-        return []
-
     def on_child_done(self, change: ChildStatusChanged, view: MarketView) -> list[Command]:
-        if self.state is not StrategyState.WORKING:
-            return []
-        if change.new is OrderStatus.REJECTED:
-            return self._refused(view, f"child {change.client_order_id} rejected: {change.reason}")
-        commands = self._finish_send(view)
-        if commands:
-            return commands
-        if self._finishing and not self._finish_due and self.remaining_lots > 0 and not self.live_children(view):
-            return self.stop(view, f"final IOC done; {self.remaining_lots} lots are beyond the band")
-        return []
-
-    def on_denied(self, denied: ChildDenied, view: MarketView) -> list[Command]:
-        return self._refused(view, f"child {denied.client_order_id} refused by the desk: {denied.reason}")
-
-    def _refused(self, view: MarketView, why: str) -> list[Command]:
-        stopping = self.refused(view, why, "trying again on the next event")
-        if stopping is not None:
-            return stopping
-        if self._finishing:
-            self._finish_due = True
-        return []
+        return self.finish_done(change, view) if self.state is StrategyState.WORKING else []
 
     def _snipe(self, view: MarketView) -> list[Command]:
         # Runs on every book and trade event: the cheap checks that usually decide come first.
@@ -120,16 +84,3 @@ class Sniper(WorkingStrategy):
         price = self.clamp_to_band(sweep.worst_price_ticks)
         self.snipes += 1
         return [self.limit(lots, price, TimeInForce.IOC, f"sniper: {available} lots in band, taking {lots}")]
-
-    def _finish_send(self, view: MarketView) -> list[Command]:
-        if not self._finish_due or self.state is not StrategyState.WORKING:
-            return []
-        if self.live_children(view) or self.book(view) is None:
-            return []  # after the IOC in flight, or on the next book event
-        lots = self.child_lots(self.free_lots(view))
-        self._finish_due = False
-        if lots == 0:
-            if self.remaining_lots > 0 and not self.live_children(view):
-                return self.stop(view, f"the remaining {self.remaining_lots} lots are under the venue minimum")
-            return []
-        return self.take(lots, "sniper final")
