@@ -41,14 +41,15 @@ from typing import Any, Final
 import orjson
 from common import (
     Record,
-    Table,
     configure_logging,
     feed_path,
     file_sha256,
     load_records,
     machine_info,
     median,
+    rate_tables,
     round_robin,
+    spread,
 )
 
 from engine.clock import NS_PER_S
@@ -342,15 +343,6 @@ def coverage(facts: FeedFacts, outcome: BacktestOutcome) -> dict[str, Any]:
 # -- reporting --------------------------------------------------------------------------------
 
 
-def rate_ratios(times: dict[str, list[float]], variant: str, baseline: str) -> list[float]:
-    """Per rep: variant's rate / baseline's rate, with the records each one processed."""
-    return [base / own for own, base in zip(times[variant], times[baseline], strict=True)]
-
-
-def spread(values: Sequence[float]) -> str:
-    return f"{min(values):.3f} / {median(values):.3f} / {max(values):.3f}"
-
-
 def summarize(runs: Runs, times: dict[str, list[float]]) -> dict[str, Any]:
     facts = runs.facts
     check(len(runs.replay_outcomes) == 1, f"replay runs disagree: {runs.replay_outcomes}")
@@ -365,21 +357,6 @@ def summarize(runs: Runs, times: dict[str, list[float]]) -> dict[str, Any]:
         check(outcomes[name].started, f"{name}: {outcomes[name].outcome}")
     records = {REPLAY: replay_outcome.messages, **{name: outcome.messages for name, outcome in outcomes.items()}}
     # rate = records processed / seconds; a backtest whose parent finished early reads fewer records
-    rates_per_rep = {name: [records[name] / s for s in values] for name, values in times.items()}
-    med = {name: median(values) for name, values in times.items()}
-    rate = {name: records[name] / med[name] for name in times}
-    table = Table(["variant", "median s", "min s", "max s", "records", "records/s", "µs/record", "rate ÷ replay"])
-    for name, values in times.items():
-        table.add(
-            name,
-            f"{med[name]:.3f}",
-            f"{min(values):.3f}",
-            f"{max(values):.3f}",
-            f"{records[name]:,}",
-            f"{rate[name]:,.0f}",
-            f"{1e6 / rate[name]:.2f}",
-            f"{rate[name] / rate[REPLAY]:.3f}",
-        )
     pairs = {
         "TWAP/replay": (TWAP, REPLAY),
         "SNIPER/replay": (SNIPER, REPLAY),
@@ -387,13 +364,9 @@ def summarize(runs: Runs, times: dict[str, list[float]]) -> dict[str, Any]:
         "TWAP/no parent": (TWAP, IDLE),
         "SNIPER/no parent": (SNIPER, IDLE),
     }
-    ratio_table = Table(["rate ratio", "of medians", "per rep min / median / max"])
-    ratio_json: dict[str, Any] = {}
-    for label, (variant, baseline) in pairs.items():
-        per_rep = [own / base for own, base in zip(rates_per_rep[variant], rates_per_rep[baseline], strict=True)]
-        of_medians = rate[variant] / rate[baseline]
-        ratio_table.add(label, f"{of_medians:.3f}", spread(per_rep))
-        ratio_json[label] = {"of_medians": of_medians, "per_rep": per_rep}
+    table, ratio_table, ratio_json = rate_tables(times, records, REPLAY, pairs, unit="record")
+    med = {name: median(values) for name, values in times.items()}
+    rate = {name: records[name] / med[name] for name in times}
     verdicts = {
         name: "PASS" if ratio_json[f"{name.split()[-1]}/replay"]["of_medians"] >= TARGET_RATIO else "FAIL"
         for name in TARGETED

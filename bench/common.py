@@ -27,7 +27,7 @@ import time
 import zipfile
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Final, Literal
+from typing import Any, Final, Literal
 
 import orjson
 import structlog
@@ -250,6 +250,53 @@ def median(values: Iterable[float]) -> float:
 
 
 # -- output -----------------------------------------------------------------------------------
+
+
+def spread(values: Sequence[float]) -> str:
+    """min / median / max, to show the noise of a per-rep figure."""
+    return f"{min(values):.3f} / {median(values):.3f} / {max(values):.3f}"
+
+
+def rate_tables(
+    times: dict[str, list[float]],
+    counts: dict[str, int],
+    baseline: str,
+    pairs: dict[str, tuple[str, str]],
+    *,
+    unit: str,
+) -> tuple[Table, Table, dict[str, dict[str, Any]]]:
+    """The two tables every benchmark prints, and the ratios as JSON.
+
+    ``unit`` is singular ("msg"). A variant's rate is ``counts[variant] / seconds``; a ratio is variant rate / baseline rate,
+    both of medians and within each rep (the reps ran round-robin, so a rep shares its noise).
+    """
+    med = {name: median(values) for name, values in times.items()}
+    rate = {name: counts[name] / med[name] for name in times}
+    table = Table(
+        ["variant", "median s", "min s", "max s", f"{unit}s", f"{unit}s/s", f"µs/{unit}", f"rate ÷ {baseline}"]
+    )
+    for name, values in times.items():
+        table.add(
+            name,
+            f"{med[name]:.3f}",
+            f"{min(values):.3f}",
+            f"{max(values):.3f}",
+            f"{counts[name]:,}",
+            f"{rate[name]:,.0f}",
+            f"{1e6 / rate[name]:.2f}",
+            f"{rate[name] / rate[baseline]:.3f}",
+        )
+    ratio_table = Table(["rate ratio", "of medians", "per rep min / median / max"])
+    ratios: dict[str, dict[str, Any]] = {}
+    for label, (variant, base) in pairs.items():
+        per_rep = [
+            (counts[variant] / own) / (counts[base] / other)
+            for own, other in zip(times[variant], times[base], strict=True)
+        ]
+        of_medians = rate[variant] / rate[base]
+        ratio_table.add(label, f"{of_medians:.3f}", spread(per_rep))
+        ratios[label] = {"of_medians": of_medians, "per_rep": per_rep}
+    return table, ratio_table, ratios
 
 
 class Table:

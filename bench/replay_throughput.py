@@ -44,6 +44,7 @@ from common import (
     load_records,
     machine_info,
     median,
+    rate_tables,
     round_robin,
     xrp_loop_lines,
     xrp_loop_path,
@@ -232,42 +233,16 @@ class Feed:
 # -- reporting --------------------------------------------------------------------------------
 
 
-def rate_ratios(times: dict[str, list[float]], variant: str, baseline: str) -> list[float]:
-    """Per rep: variant's rate / baseline's rate (= baseline seconds / variant seconds)."""
-    return [base / own for own, base in zip(times[variant], times[baseline], strict=True)]
-
-
-def spread(values: Sequence[float]) -> str:
-    return f"{min(values):.3f} / {median(values):.3f} / {max(values):.3f}"
-
-
 def summarize(feed: Feed, times: dict[str, list[float]], target: float | None) -> dict[str, Any]:
     lines = len(feed.lines)
     med = {name: median(values) for name, values in times.items()}
-    table = Table(["variant", "median s", "min s", "max s", "msgs/s", "µs/msg", "rate ÷ orjson"])
-    for name, values in times.items():
-        table.add(
-            name,
-            f"{med[name]:.3f}",
-            f"{min(values):.3f}",
-            f"{max(values):.3f}",
-            f"{lines / med[name]:,.0f}",
-            f"{med[name] / lines * 1e6:.2f}",
-            f"{med[ORJSON] / med[name]:.3f}",
-        )
     ratios = {
         "pipeline/orjson": (PIPELINE, ORJSON),
         "pipeline/msgspec": (PIPELINE, MSGSPEC),
         "from_file/orjson": (FROM_FILE, ORJSON),
         "from_file/pipeline": (FROM_FILE, PIPELINE),
     }
-    ratio_table = Table(["rate ratio", "of medians", "per rep min / median / max"])
-    ratio_json: dict[str, Any] = {}
-    for label, (variant, baseline) in ratios.items():
-        per_rep = rate_ratios(times, variant, baseline)
-        of_medians = med[baseline] / med[variant]
-        ratio_table.add(label, f"{of_medians:.3f}", spread(per_rep))
-        ratio_json[label] = {"of_medians": of_medians, "per_rep": per_rep}
+    table, ratio_table, ratio_json = rate_tables(times, dict.fromkeys(times, lines), ORJSON, ratios, unit="msg")
     headline = med[ORJSON] / med[PIPELINE]
     verdict = None if target is None else ("PASS" if headline >= target else "FAIL")
     (outcome,) = feed.outcomes
