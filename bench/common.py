@@ -267,8 +267,9 @@ def rate_tables(
 ) -> tuple[Table, Table, dict[str, dict[str, Any]]]:
     """The two tables every benchmark prints, and the ratios as JSON.
 
-    ``unit`` is singular ("msg"). A variant's rate is ``counts[variant] / seconds``; a ratio is variant rate / baseline rate,
-    both of medians and within each rep (the reps ran round-robin, so a rep shares its noise).
+    ``unit`` is singular ("msg"). A variant's rate is ``counts[variant] / seconds``; a ratio is
+    variant rate / baseline rate, both of medians and within each rep (the reps ran round-robin,
+    so a rep shares its noise).
     """
     med = {name: median(values) for name, values in times.items()}
     rate = {name: counts[name] / med[name] for name in times}
