@@ -26,7 +26,7 @@ from typing import Final
 import structlog
 
 from engine.commands import SubmitOrder
-from engine.enums import OrderStatus, OrderType, Side, TimeInForce
+from engine.enums import OrderStatus, OrderType
 from engine.events import ChildFilled, ChildStatusChanged, Event, OrderFilled, OrderUpdated, TradeApiReplied
 from engine.ids import client_id_of_request
 from engine.instrument import Instrument
@@ -345,17 +345,3 @@ class OrderTracker:
                 reason=reason,
             )
         )
-
-
-def describe(order: ChildOrder) -> dict[str, object]:
-    """A plain summary of a child (for reports)."""
-    return {
-        "client_order_id": order.client_order_id,
-        "side": Side(order.side).value,
-        "type": OrderType(order.order_type).value,
-        "tif": TimeInForce(order.time_in_force).value,
-        "qty_lots": order.qty_lots,
-        "price_ticks": order.price_ticks,
-        "status": order.status.value,
-        "filled_lots": order.filled_lots,
-    }
