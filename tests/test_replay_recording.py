@@ -75,8 +75,7 @@ def test_many_frames_round_trip_across_write_buffer_and_read_chunks(tmp_path: Pa
 def test_metadata_gets_created_ns(tmp_path: Path) -> None:
     """Without a created_ns the writer stamps the current time."""
     path = tmp_path / "meta.rec.gz"
-    with RecordingWriter(path, metadata={"venue": "bybit"}):
-        pass
+    RecordingWriter(path, metadata={"venue": "bybit"}).close()  # a header, no frames
     metadata = read_recording_metadata(path)
     assert metadata["venue"] == "bybit"
     assert metadata["created_ns"] > 1_600_000_000 * 10**9
