@@ -52,7 +52,15 @@ from engine.orders import ChildOrder, OrderTracker
 from engine.parent import ParentOrder, ParentPlan
 from engine.tape import TradeTape
 
-__all__ = ["child_problem", "Desk", "MarketView", "Strategy", "StrategyFactory", "WorkingParent"]
+__all__ = [
+    "child_problem",
+    "Desk",
+    "MarketView",
+    "Strategy",
+    "StrategyFactory",
+    "StrategySummary",
+    "WorkingParent",
+]
 
 log = structlog.get_logger("engine.desk")
 
@@ -72,6 +80,20 @@ class MarketView(Protocol):
     def children(self, parent_id: str) -> list[ChildOrder]: ...
 
     def open_children(self, parent_id: str) -> list[ChildOrder]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class StrategySummary:
+    """What a strategy tells the report and the TCA about how it worked its parent.
+
+    ``schedule`` is the target cumulative quantity over time, as ``(ts_ns, lots)`` points in
+    time order (a step function: the target holds from each point to the next). It is empty
+    for strategies that follow no schedule (DIRECT, ICEBERG, SNIPER).
+    """
+
+    strategy_used: str
+    reason: str
+    schedule: tuple[tuple[int, int], ...] = ()
 
 
 class Strategy(Protocol):
@@ -95,6 +117,10 @@ class Strategy(Protocol):
     def outcome(self) -> str: ...
 
     def on_event(self, event: Event, view: MarketView) -> list[Command]: ...
+
+    def summary(self) -> StrategySummary:
+        """The strategy that actually worked the parent, why, and its schedule (if it has one)."""
+        ...
 
 
 StrategyFactory = Callable[[ParentPlan], Strategy]

@@ -24,7 +24,7 @@ from typing import ClassVar, Final
 
 from engine.book import OrderBook
 from engine.commands import CancelOrder, Command, SubmitOrder
-from engine.desk import MarketView
+from engine.desk import MarketView, StrategySummary
 from engine.enums import BookState, OrderType, Side, TimeInForce
 from engine.errors import InvalidTransition
 from engine.events import (
@@ -93,6 +93,10 @@ class BaseStrategy:
         if self.filled_lots >= self.plan.qty_lots:
             return "filled"
         return "partially filled" if self.filled_lots else "unfilled"
+
+    def summary(self) -> StrategySummary:
+        """This strategy worked the parent because it was asked to; subclasses with a schedule add it."""
+        return StrategySummary(strategy_used=self.name, reason=f"{self.name} was requested")
 
     def on_event(self, event: Event, view: MarketView) -> list[Command]:
         if self.state is StrategyState.DONE:
@@ -233,6 +237,14 @@ class BaseStrategy:
 
     def cancel_all(self, view: MarketView, why: str = "") -> list[Command]:
         return [self.cancel(child, why or "cancel all") for child in self.open_children(view)]
+
+    def px(self, price_ticks: int) -> str:
+        """A price as the venue writes it (notes speak the venue's units, never ticks)."""
+        return self.plan.instrument.format_price(price_ticks)
+
+    def qty(self, lots: int) -> str:
+        """A size as the venue writes it (notes speak the venue's units, never lots)."""
+        return self.plan.instrument.format_qty(lots)
 
     def note(self, text: str) -> None:
         """Record a decision and why (goes to the report)."""

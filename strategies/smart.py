@@ -52,12 +52,12 @@ when the order is large against the depth.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Final
 
 from engine.commands import Command
-from engine.desk import MarketView
+from engine.desk import MarketView, StrategySummary
 from engine.events import (
     BookDelta,
     BookStateChanged,
@@ -271,6 +271,12 @@ class Smart(BaseStrategy):
     @property
     def wants_trades(self) -> bool:
         return self.delegate.wants_trades if self.delegate is not None else True
+
+    def summary(self) -> StrategySummary:
+        """The delegate's summary (its schedule), named and explained by SMART's choice."""
+        if self.delegate is None or self.chosen is None:
+            return StrategySummary(strategy_used=self.name, reason="SMART never saw a SYNCED book to choose from")
+        return replace(self.delegate.summary(), strategy_used=self.chosen.value, reason=self.reason)
 
     def on_event(self, event: Event, view: MarketView) -> list[Command]:
         if self.delegate is not None:

@@ -8,6 +8,7 @@ import pytest
 
 from engine.clock import NS_PER_S, SimClock
 from engine.commands import CancelOrder, Command, ResyncBook, SubmitOrder
+from engine.desk import StrategySummary
 from engine.engine import Engine
 from engine.enums import BookState, OrderStatus, OrderType, Side, TimeInForce
 from engine.errors import ConfigError
@@ -60,6 +61,9 @@ class Scripted:
         self.seen.append(event)
         commands, self.queue = self.queue, []
         return commands
+
+    def summary(self) -> StrategySummary:
+        return StrategySummary(strategy_used="scripted", reason="the test scripts it")
 
 
 def snapshot(u: int = 1, ts: int = 0) -> BookDelta:
