@@ -70,6 +70,7 @@ def test_same_seed_same_json(strategy: StrategyName) -> None:
     first, second = run(strategy), run(strategy)
     first.pop("wall_s")
     second.pop("wall_s")
+    assert first["children"] and first["fills"], "a run that sent nothing would be trivially repeatable"
     assert first == second
 
 

@@ -198,8 +198,8 @@ def test_post_only_that_would_cross_is_cancelled_else_rests() -> None:
 # -- consumed liquidity ---------------------------------------------------------------------------
 
 
-def test_consumed_liquidity_is_not_available_again_until_the_level_is_refreshed() -> None:
-    """Lots we took stay gone until a book message sets that level again; other levels do not count."""
+def test_consumed_liquidity_stays_gone_while_its_level_shows_it() -> None:
+    """Lots we took stay unavailable: a level that grows or is re-stated does not give them back."""
     sim = engine()
     sim.submit(order("a", Side.BUY, 2, "100.0", TimeInForce.IOC), 0)
     assert sim.consumed(SYM, Side.SELL, px("100.0")) == 2
@@ -209,20 +209,36 @@ def test_consumed_liquidity_is_not_available_again_until_the_level_is_refreshed(
     sim.on_book(book(2, asks=[("101.0", "9")]), 0)  # another level: 100.0 and 100.5 stay consumed
     reports = sim.submit(order("c", Side.BUY, 4, "100.5", TimeInForce.IOC), 0)
     assert fills(reports) == [(px("100.5"), 3, False)]
-    sim.on_book(book(3, asks=[("100.0", "3")]), 0)  # the replay refreshes 100.0
-    assert sim.consumed(SYM, Side.SELL, px("100.0")) == 0
-    assert sim.consumed(SYM, Side.SELL, px("100.5")) == 5
+    sim.on_book(book(3, asks=[("100.0", "3")]), 0)  # re-stated at the same size: still ours
+    assert sim.consumed(SYM, Side.SELL, px("100.0")) == 3
+    sim.on_book(book(4, asks=[("100.0", "5")]), 0)  # it grows by 2: only the 2 new lots are there
     reports = sim.submit(order("d", Side.BUY, 4, "100.5", TimeInForce.IOC), 0)
-    assert fills(reports) == [(px("100.0"), 3, False)]
+    assert fills(reports) == [(px("100.0"), 2, False)]
 
 
-def test_a_snapshot_refreshes_every_level() -> None:
-    """After a snapshot nothing counts as consumed any more."""
+def test_a_level_that_shrinks_below_what_we_took_caps_it_and_a_deleted_level_forgets_it() -> None:
+    """At most the level's new size of our lots can still be in it; a level that is gone holds none."""
     sim = engine()
-    sim.submit(order("a", Side.BUY, 8), 0)
+    sim.submit(order("a", Side.BUY, 8, "100.5", TimeInForce.IOC), 0)  # takes 3 @ 100.0 and 5 @ 100.5
+    sim.on_book(book(2, asks=[("100.5", "2")]), 0)
+    assert sim.consumed(SYM, Side.SELL, px("100.5")) == 2
     assert sim.available(SYM, Side.SELL, px("100.5")) == 0
-    sim.on_book(book(2, bids=BIDS, asks=ASKS, snapshot=True), 0)
-    assert sim.available(SYM, Side.SELL, px("100.5")) == 5
+    sim.on_book(book(3, asks=[("100.5", "4")]), 0)  # 2 new lots behind what we took
+    assert sim.available(SYM, Side.SELL, px("100.5")) == 2
+    sim.on_book(book(4, asks=[("100.0", "0")]), 0)
+    assert sim.consumed(SYM, Side.SELL, px("100.0")) == 0
+    sim.on_book(book(5, asks=[("100.0", "1")]), 0)
+    assert sim.available(SYM, Side.SELL, px("100.0")) == 1
+
+
+def test_a_snapshot_caps_every_consumed_level_at_its_size() -> None:
+    """A snapshot is one more book message: levels it omits are gone, the others keep our lots."""
+    sim = engine()
+    sim.submit(order("a", Side.BUY, 8), 0)  # market: 3 @ 100.0, 5 @ 100.5
+    assert sim.available(SYM, Side.SELL, px("100.5")) == 0
+    sim.on_book(book(2, bids=BIDS, asks=[("100.5", "7"), ("101.0", "10")], snapshot=True), 0)
+    assert sim.consumed(SYM, Side.SELL, px("100.0")) == 0
+    assert sim.available(SYM, Side.SELL, px("100.5")) == 2
 
 
 def test_post_only_checks_against_the_best_available_price() -> None:
@@ -306,25 +322,31 @@ def test_trade_through_our_price_fills_up_to_the_trade_qty() -> None:
     assert last_status(reports).status is F and sim.open_orders() == []
 
 
-def test_book_moving_through_our_price_fills_us_completely_but_touching_does_not() -> None:
-    """Best ask == our bid fills nothing; best ask below our bid fills all of it at our price as maker."""
+def test_book_moving_through_our_price_fills_only_the_crossing_size_and_touching_fills_nothing() -> None:
+    """Best ask == our bid fills nothing; asks below our bid fill us up to their size, at our price, as maker."""
     sim = engine()
     sim.submit(order("q", Side.BUY, 5, "99.5"), 0)
     assert sim.on_book(book(2, bids=[("99.5", "0")], asks=[("99.5", "2")]), 0) == []
     assert sim.queue_ahead("q") == 0  # our level is empty: nothing is ahead of us any more
     reports = sim.on_book(book(3, asks=[("99.5", "0"), ("99.0", "1")]), 5)
-    assert fills(reports) == [(px("99.5"), 5, True)]
+    assert fills(reports) == [(px("99.5"), 1, True)]
     status = last_status(reports)
-    assert status.status is F and status.ts_ns == 5
+    assert status.status is S.PARTIALLY_FILLED and status.ts_ns == 5
     assert sim.consumed(SYM, Side.SELL, px("99.0")) == 1  # the crossing lots are ours now
+    assert fills(sim.on_book(book(4, asks=[("99.0", "1")]), 6)) == []  # re-stated: the same lot, not a new one
+    assert fills(sim.on_book(book(5, asks=[("99.0", "3")]), 7)) == [(px("99.5"), 2, True)]  # 2 new lots
+    reports = sim.on_book(book(6, asks=[("99.0", "9")]), 8)
+    assert fills(reports) == [(px("99.5"), 2, True)]  # 6 new lots, capped by the 2 we still need
+    assert last_status(reports).status is F
 
 
-def test_a_crossed_sell_fills_when_bids_move_above_it() -> None:
-    """A resting sell at 100.5 fills completely when the best bid jumps to 101.0."""
+def test_a_crossed_sell_fills_up_to_the_bids_above_it() -> None:
+    """A resting sell of 4 at 100.5 fills 1 when a 1-lot bid shows at 101.0, the rest stays open."""
     sim = engine()
     sim.submit(order("s", Side.SELL, 4, "100.5"), 0)
     delta = book(2, bids=[("101.0", "1")], asks=[("100.0", "0"), ("100.5", "0"), ("101.0", "0"), ("101.5", "3")])
-    assert fills(sim.on_book(delta, 0)) == [(px("100.5"), 4, True)]
+    assert fills(sim.on_book(delta, 0)) == [(px("100.5"), 1, True)]
+    assert sim.order("s") is not None and sim.order("s").leaves_lots == 3  # type: ignore[union-attr]
 
 
 def test_one_trade_does_not_fill_two_of_our_orders_with_the_same_lots() -> None:
