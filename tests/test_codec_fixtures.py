@@ -98,7 +98,7 @@ def _ignored(reason: str) -> Check:
     return check
 
 
-CLIENT_SUBSCRIBE = "a client request, not a reply: op subscribe"
+CLIENT_SUBSCRIBE = "a client request, not a reply"
 
 
 # -- expected events shared by several files -----------------------------------------------------
@@ -548,7 +548,7 @@ EXPECTED: dict[str, Check] = {
     ),
     "bybit_docs/ws_tickers_option_snapshot.json": _events(TICKER_OPTION),
     "bybit_docs/ws_tickers_spot_snapshot.json": _events(TICKER_SPOT),
-    "bybit_docs/ws_unsubscribe_request.json": _ignored("a client request, not a reply: op unsubscribe"),
+    "bybit_docs/ws_unsubscribe_request.json": _ignored("a client request, not a reply"),
     "bybit_docs/ws_wallet.json": _events(
         WalletUpdated(
             ts_event_ns=1700034722104 * MS,
@@ -574,7 +574,7 @@ EXPECTED: dict[str, Check] = {
             ),
         )
     ),
-    "bybit_docs/wstrade_auth_request.json": _ignored("a client request, not a reply: op auth"),
+    "bybit_docs/wstrade_auth_request.json": _ignored("a client request, not a reply"),
     "bybit_docs/wstrade_auth_response.json": _events(
         AuthReplied(
             ts_event_ns=TS_RECV,
@@ -586,9 +586,7 @@ EXPECTED: dict[str, Check] = {
             conn_id="cnt5leec0hvan15eukcg-2t",
         )
     ),
-    "bybit_docs/wstrade_order_create_batch_request.json": _ignored(
-        "a client request, not a reply: op order.create-batch"
-    ),
+    "bybit_docs/wstrade_order_create_batch_request.json": _ignored("a client request, not a reply"),
     "bybit_docs/wstrade_order_create_batch_response.json": _events(
         TradeApiReplied(
             ts_event_ns=1740453408556 * MS,  # header Timenow
@@ -634,7 +632,7 @@ EXPECTED: dict[str, Check] = {
             conn_id="cnt5leec0hvan15eukcg-2v",
         )
     ),
-    "bybit_docs/wstrade_ping_request.json": _ignored("a client request, not a reply: op ping"),
+    "bybit_docs/wstrade_ping_request.json": _ignored("a client request, not a reply"),
     "bybit_docs/wstrade_pong_response.json": _events(
         PongReceived(
             ts_event_ns=1711002002529 * MS,
@@ -908,7 +906,7 @@ EXPECTED: dict[str, Check] = {
             ts_match_ns=0,
         )
     ),
-    "nautilus_trader/ws_public_trade.json": _ignored("unknown topic trade.linear.BTCUSDT"),  # not a Bybit topic
+    "nautilus_trader/ws_public_trade.json": _ignored("unknown topic"),  # not a Bybit topic
     "nautilus_trader/ws_subscription_ack.json": _events(
         SubscriptionReplied(
             ts_event_ns=TS_RECV,

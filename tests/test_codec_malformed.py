@@ -259,3 +259,30 @@ def test_bad_frames_between_good_ones_do_not_disturb_them() -> None:
         reference.stats.trade,
     )
     assert len(logs) == len(bad)
+
+
+def test_garbage_of_every_kind_keeps_the_codec_and_its_counters_bounded() -> None:
+    """A daemon fed garbage for weeks keeps a fixed set of counters and bounded memos.
+
+    Counters are keyed by reason, never by a value taken from the frame (an unknown topic or op);
+    the value appears only in the rate-limited log line. Unknown topics are not memoised.
+    """
+    codec = BybitCodec()
+    with capture_logs() as logs:
+        for n in range(20_000):
+            frames = [
+                json.dumps({"topic": f"nonsense.{n}", "data": []}),
+                json.dumps({"topic": f"orderbook.50.X{n}", "type": "snapshot", "data": 1}),
+                json.dumps({"topic": f"weird{n}.x", "data": {}}),
+                json.dumps({"op": f"op{n}", "retCode": 0}),
+                json.dumps({"op": f"op{n}", "args": []}),
+                json.dumps({"op": f"op{n}", "success": "no"}),
+            ]
+            for frame in frames:
+                assert codec.parse(frame.encode(), TS_RECV) == []
+    assert set(codec.stats.ignored) == {"unknown topic", "unknown reply op", "a client request, not a reply"}
+    assert set(codec.stats.malformed) == {"bad orderbook frame"}
+    assert codec.stats.ignored_total + codec.stats.malformed_total == 6 * 20_000
+    assert len(codec._routes) <= 4096 and len(codec._depths) <= 4096
+    assert len(logs) < 200
+    assert any(entry.get("value") == "nonsense.0" for entry in logs)

@@ -61,6 +61,9 @@ ORDER_FILL_EXEC_TYPES: Final = frozenset({"Trade", "BlockTrade", "FutureSpread"}
 _SIDES: Final = {"Buy": Side.BUY, "Sell": Side.SELL}
 _STATUSES: Final = {s.value: s for s in OrderStatus}
 _REPLY_MARKERS: Final = frozenset({"success", "ret_msg", "retCode", "retMsg"})
+_MEMO_MAX: Final = 4096
+"""Topics (and book depths) remembered per codec; garbage topics past this are parsed, not memoised."""
+_KNOWN_OPS: Final = frozenset({"auth", "subscribe", "unsubscribe", "ping", "pong"})
 _MALFORMED: Final = (
     KeyError,
     TypeError,
@@ -206,7 +209,7 @@ class BybitCodec:
                 route = self._routes.get(topic) or self._route(topic)
                 events = route[0](msg, ts_recv_ns, route[1])
         except _MALFORMED as exc:
-            return self._malformed(f"bad {_kind_of(topic, msg)} frame", exc, raw)
+            return self._malformed(f"bad {self._kind_of(topic, msg)} frame", exc, raw)
         return events
 
     def _route(self, topic: object) -> tuple[_Handler, str]:
@@ -216,8 +219,10 @@ class BybitCodec:
         prefix = topic.partition(".")[0]
         handler = self._prefix_handlers.get(prefix)
         if handler is None or (prefix == "orderbook" and self._book_depth(topic) is None):
-            handler = self._unknown_topic
-        route = self._routes[topic] = (handler, prefix)
+            return self._unknown_topic, ""  # never memoised: garbage must not grow the codec
+        route = (handler, prefix)
+        if len(self._routes) < _MEMO_MAX:
+            self._routes[topic] = route
         return route
 
     def _book_depth(self, topic: str) -> int | None:
@@ -236,10 +241,14 @@ class BybitCodec:
                 depth = int(depth_text)
             else:
                 return None
-            self._depths[topic] = depth
+            if len(self._depths) < _MEMO_MAX:
+                self._depths[topic] = depth
         return depth
 
     # -- drops ----------------------------------------------------------------------------
+    # Counters are keyed by a fixed set of reasons (the literals below, and "bad <kind> frame" for
+    # the kinds ``_kind_of`` knows), never by a value from the frame: a daemon fed garbage for
+    # weeks keeps a handful of counters. The offending value goes into the (rate-limited) log line.
     def _malformed(self, reason: str, exc: BaseException | None, raw: object) -> list[Event]:
         count = self.stats.malformed[reason] = self.stats.malformed[reason] + 1
         if _worth_logging(count):
@@ -252,14 +261,27 @@ class BybitCodec:
             )
         return []
 
-    def _ignore(self, reason: str) -> list[Event]:
+    def _ignore(self, reason: str, detail: object = None) -> list[Event]:
         count = self.stats.ignored[reason] = self.stats.ignored[reason] + 1
         if _worth_logging(count):
-            log.info("frame ignored", reason=reason, count=count)
+            if detail is None:
+                log.info("frame ignored", reason=reason, count=count)
+            else:
+                log.info("frame ignored", reason=reason, count=count, value=_preview(detail, 100))
         return []
 
     def _unknown_topic(self, msg: dict[str, Any], ts_recv_ns: int, prefix: str) -> list[Event]:
-        return self._ignore(f"unknown topic {msg['topic']}")
+        return self._ignore("unknown topic", msg["topic"])
+
+    def _kind_of(self, topic: object, msg: object) -> str:
+        """The frame's kind for a malformed-drop reason, from a fixed vocabulary."""
+        if type(topic) is str:
+            prefix = topic.partition(".")[0]
+            return prefix if prefix in self._prefix_handlers else "unknown-topic"
+        op = msg.get("op") if isinstance(msg, dict) else None
+        if op in _KNOWN_OPS:
+            return f"{op} reply"
+        return "trade-API reply" if type(op) is str and op.startswith("order.") else "control"
 
     # -- public data ------------------------------------------------------------------------
     def _book(self, msg: dict[str, Any], ts_recv_ns: int, prefix: str) -> list[Event]:
@@ -274,7 +296,7 @@ class BybitCodec:
         if depth is None:
             depth = self._book_depth(frame.topic)
             if depth is None:
-                return self._ignore(f"unknown topic {frame.topic}")
+                return self._ignore("unknown topic", frame.topic)
         kind = frame.type
         if kind == "delta":
             is_snapshot = False
@@ -577,14 +599,14 @@ class BybitCodec:
         if op is None:
             return self._ignore("neither topic nor op: not a Bybit websocket frame")
         if _REPLY_MARKERS.isdisjoint(msg):
-            return self._ignore(f"a client request, not a reply: op {op}")
+            return self._ignore("a client request, not a reply", op)
         if op == "auth":
             return [self._auth(msg, ts_recv_ns)]
         if op in ("subscribe", "unsubscribe"):
             return [self._subscription(msg, ts_recv_ns)]
         if type(op) is str and op.startswith("order."):
             return [self._trade_reply(msg, ts_recv_ns)]
-        return self._ignore(f"unknown reply op {op!r}")
+        return self._ignore("unknown reply op", op)
 
     def _pong(self, msg: dict[str, Any], ts_recv_ns: int) -> PongReceived:
         stamps = msg.get("args") or msg.get("data") or ()
@@ -718,13 +740,6 @@ def _records(msg: dict[str, Any]) -> list[dict[str, Any]]:
     if type(data) is not list:
         raise FrameError("private topic data is not a list")
     return data
-
-
-def _kind_of(topic: object, msg: object) -> str:
-    if type(topic) is str:
-        return topic.partition(".")[0] or "topic"
-    op = msg.get("op") if isinstance(msg, dict) else None
-    return f"{op} reply" if type(op) is str else "control"
 
 
 def _worth_logging(count: int) -> bool:
