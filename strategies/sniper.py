@@ -53,7 +53,7 @@ class Sniper(FinishingStrategy):
     def __init__(self, plan: ParentPlan, *, seed: int = 0) -> None:
         super().__init__(plan, seed=seed)
         self.snipes = 0
-        self.opposite = Side.SELL if plan.side is Side.BUY else Side.BUY
+        self.opposite = plan.side.opposite
         # Opposite-side price (ticks) -> lots our fills took there since the book last re-stated
         # that level (each at most the level's size then), and their sum.
         self.taken: dict[int, int] = {}
