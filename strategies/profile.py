@@ -1,13 +1,22 @@
 """Intraday volume profiles for VWAP: how traded volume is spread over the (UTC) day.
 
-A ``VolumeProfile`` is a volume *rate* (base units per second) for each time-of-day bucket, by
-default 96 buckets of 15 minutes. Build one with numpy from recorded public trades
-(``from_trades``: ``(ts_ns, qty)`` pairs) or from klines (``from_klines``: ``(start_ms, volume)``
-with the kline interval). Each bucket's rate is the volume seen in it divided by the time the
-data actually covered it, so a recording that covers part of a bucket, or more days of some
-buckets than of others, does not skew the shape. Buckets the data never covered are
-*unobserved*: they borrow the mean rate of the observed ones, and ``covers`` says whether a
-window lies entirely in observed buckets.
+A ``VolumeProfile`` is a volume *rate* (base units per second) for each time-of-day bucket.
+Build one with numpy from recorded public trades (``from_trades``: ``(ts_ns, qty)`` pairs) or
+from klines (``from_klines``: ``(start_ms, volume)`` with the kline interval, 96 buckets of 15
+minutes by default). Each bucket's rate is the volume seen in it divided by the time the data
+actually covered it, so a recording that covers part of a bucket, or more days of some buckets
+than of others, does not skew the shape. Buckets the data never covered are *unobserved*: they
+borrow the mean rate of the observed ones, and ``covers`` says whether a window lies entirely
+in observed buckets.
+
+Bucket size from the data. A bucket's rate is flat, so a profile says nothing about how volume
+moves within one bucket: a 4-minute VWAP inside one 15-minute bucket got equal slices however
+uneven the recorded volume was. ``from_trades`` therefore picks the bucket size from the data:
+the finest of ``BUCKET_SECONDS`` (1 s to 1 h, all dividing the day) whose buckets hold, on
+average, at least ``MIN_TRADES_PER_BUCKET`` trades (a count that varies by about 10% from one
+bucket to the next by chance alone), and the coarsest if none does. A busy recording of a few
+minutes gets buckets of a few seconds, enough to shape slices of a minute; months of a quiet
+symbol get 15-minute or hourly buckets. Pass ``buckets`` to fix the size instead.
 
 ``weights_for(start_ns, end_ns, n)`` integrates the rate over ``n`` equal slices of a window
 and returns their shares of the window's volume (summing to 1): the slice weights of a VWAP.
@@ -29,10 +38,22 @@ from typing import Final
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["VolumeProfile", "u_shape", "DEFAULT_BUCKETS", "DAY_NS"]
+__all__ = [
+    "VolumeProfile",
+    "u_shape",
+    "bucket_seconds_for",
+    "BUCKET_SECONDS",
+    "DEFAULT_BUCKETS",
+    "DAY_NS",
+    "MIN_TRADES_PER_BUCKET",
+]
 
 DAY_NS: Final = 86_400 * 1_000_000_000
-DEFAULT_BUCKETS: Final = 96  # 15-minute buckets
+DEFAULT_BUCKETS: Final = 96  # 15-minute buckets: klines and the U-shape fallback
+BUCKET_SECONDS: Final = (1, 5, 10, 15, 30, 60, 300, 900, 1_800, 3_600)
+"""The bucket sizes ``from_trades`` chooses from (each divides the day)."""
+MIN_TRADES_PER_BUCKET: Final = 100
+"""Trades an average bucket must hold for its rate to be worth following (see the module doc)."""
 
 FloatArray = npt.NDArray[np.float64]
 Quantity = Decimal | float | int
@@ -65,22 +86,25 @@ class VolumeProfile:
 
     # -- construction ---------------------------------------------------------------------
     @classmethod
-    def from_trades(cls, trades: Iterable[tuple[int, Quantity]], *, buckets: int = DEFAULT_BUCKETS) -> VolumeProfile:
+    def from_trades(cls, trades: Iterable[tuple[int, Quantity]], *, buckets: int | None = None) -> VolumeProfile:
         """A profile from public trades ``(ts_ns, qty)``, taken as one continuous recording.
 
         The recording is assumed to cover every moment from its first to its last trade, so a
-        quiet bucket inside it counts as observed with little volume.
+        quiet bucket inside it counts as observed with little volume. ``buckets`` (per day)
+        defaults to the size the data supports (``bucket_seconds_for``).
         """
         pairs = [(int(ts), float(qty)) for ts, qty in trades]
         if not pairs:
             raise ValueError("no trades to build a volume profile from")
         ts = np.array([ts for ts, _ in pairs], dtype=np.int64)
         qty = np.array([qty for _, qty in pairs], dtype=np.float64)
+        first, last = int(ts.min()), int(ts.max()) + 1
+        if buckets is None:
+            buckets = 86_400 // bucket_seconds_for(len(pairs), last - first)
         bucket_ns = _bucket_ns(buckets)
         volume = np.bincount((ts % DAY_NS) // bucket_ns, weights=qty, minlength=buckets).astype(np.float64)
-        first, last = int(ts.min()), int(ts.max()) + 1
         coverage = _coverage(np.array([first], dtype=np.int64), np.array([last], dtype=np.int64), buckets)
-        return cls._from_totals(volume, coverage, f"{len(pairs)} trades")
+        return cls._from_totals(volume, coverage, f"{len(pairs)} trades in {_duration(bucket_ns)} buckets")
 
     @classmethod
     def from_klines(
@@ -178,6 +202,27 @@ def u_shape(buckets: int = DEFAULT_BUCKETS) -> VolumeProfile:
     centres = (np.arange(buckets, dtype=np.float64) + 0.5) / buckets
     rates = 1.0 + 2.0 * (2.0 * centres - 1.0) ** 2
     return VolumeProfile(rates.tolist(), source="U-shape fallback")
+
+
+def bucket_seconds_for(trades: int, span_ns: int) -> int:
+    """The finest of ``BUCKET_SECONDS`` whose buckets hold ``MIN_TRADES_PER_BUCKET`` trades on average.
+
+    ``trades`` recorded over ``span_ns`` fill ``span / size`` buckets (at most a day's worth:
+    later days fall into the same time-of-day buckets). The coarsest size if none is enough.
+    """
+    for seconds in BUCKET_SECONDS:
+        size_ns = seconds * 1_000_000_000
+        filled = min(max(-(-span_ns // size_ns), 1), DAY_NS // size_ns)
+        if trades >= MIN_TRADES_PER_BUCKET * filled:
+            return seconds
+    return BUCKET_SECONDS[-1]
+
+
+def _duration(ns: int) -> str:
+    seconds = ns // 1_000_000_000
+    if seconds % 3_600 == 0:
+        return f"{seconds // 3_600} h"
+    return f"{seconds // 60} min" if seconds % 60 == 0 else f"{seconds} s"
 
 
 def _bucket_ns(buckets: int) -> int:

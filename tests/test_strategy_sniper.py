@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import itertools
 from decimal import Decimal
 
+from engine.commands import Command, SubmitOrder
 from engine.enums import Side, TimeInForce
-from engine.parent import StrategyName, Urgency
+from engine.events import BookDelta, Event, TradePrinted
+from engine.parent import ParentOrder, RoutingConfig, StrategyName, Urgency
+from engine.runtime.backtest import Backtest
+from feeds.replay import open_records
 from strategies.sniper import Sniper
+from tests.conftest import REPLAY_DATA
 from tests.strategy_harness import MID_ASK, MID_BID, Driver, FakeView, S, ladder, started
 
 BEYOND_BAND_ASK = 9_600_000  # 96000.00: a buy's band at this mid is 95095.00
@@ -100,3 +106,176 @@ def test_low_urgency_reports_the_remainder_unfilled_at_the_deadline() -> None:
     assert driver.emitted == []
     assert driver.finished and driver.outcome == "unfilled"
     assert any("low urgency: no finishing IOC" in note for note in strategy.plan.notes)
+
+
+# -- strikes are sized and priced from the liquidity our own fills have not taken --------------
+#
+# A replayed book goes on showing the lots our IOCs took until the market re-states those
+# levels. Sizing and pricing from it aimed every strike after the first at liquidity that was
+# gone: in a backtest they came back nearly empty, one per market event (46 IOCs for 100 BTC on
+# the bundled file, the second filling 2.768 of 42.458).
+
+TEN_LEVELS = ladder(MID_ASK, Side.SELL, [100] * 10)  # 1000 lots, all inside the band
+
+
+def delta(driver: Driver, bids: list[tuple[int, int]], asks: list[tuple[int, int]]) -> None:
+    """An in-sequence book delta setting these levels (size 0 deletes), published if the book took it."""
+    message = driver.view.book_message(bids, asks, snapshot=False)
+    assert driver.view.order_book.apply(message)
+    driver.publish(message)
+
+
+class ReplayVenue:
+    """Fills IOCs as the simulated venue does against a replayed book: lots once taken stay taken.
+
+    The replayed book never shows our fills; the venue remembers what it gave us per ask level
+    until a book message re-states that level (the ``restated`` call) or a snapshot arrives.
+    """
+
+    def __init__(self, driver: Driver) -> None:
+        self.driver = driver
+        self.consumed: dict[int, int] = {}
+
+    def fill_iocs(self) -> None:
+        driver, asks = self.driver, self.driver.view.order_book.side(Side.SELL)
+        for child in driver.live():
+            assert child.time_in_force is TimeInForce.IOC and child.price_ticks is not None
+            need = child.leaves_lots
+            for price, size in list(asks.levels_within_key(child.price_ticks)):
+                take = min(need, size - self.consumed.get(price, 0))
+                if take > 0:
+                    driver.fill(child.client_order_id, take, price)
+                    self.consumed[price] = self.consumed.get(price, 0) + take
+                    need -= take
+            if child.is_open:
+                driver.cancel_ack(child.client_order_id)
+
+    def restated(self, *prices: int) -> None:
+        for price in prices:
+            self.consumed.pop(price, None)
+
+    def strikes(self, events: int) -> None:
+        """Fill what is in flight, then one book event that touches none of the levels: ``events`` times."""
+        for _ in range(events):
+            self.fill_iocs()
+            self.driver.touch_book()
+
+
+def test_a_strike_counts_the_lots_its_fills_took_until_the_book_re_states_them() -> None:
+    driver, strategy = sniper(TEN_LEVELS, qty="10.000", participation_rate=Decimal("0.2"))
+    venue = ReplayVenue(driver)
+    assert [(o.qty_lots, o.price_ticks) for o in driver.submitted] == [(200, MID_ASK + 10)]
+    venue.strikes(1)  # the book still shows 1000; 200 of them (the first two levels) were ours
+    assert strategy.net_in_band(driver.view.order_book) == 800
+    assert (driver.submitted[1].qty_lots, driver.submitted[1].price_ticks) == (160, MID_ASK + 30)
+    venue.strikes(1)
+    assert (driver.submitted[2].qty_lots, driver.submitted[2].price_ticks) == (128, MID_ASK + 40)
+    # Messages about other levels (our own side, an ask we never took) re-state nothing we took.
+    venue.fill_iocs()
+    delta(driver, [(MID_BID, 5)], [(MID_ASK + 90, 100)])
+    assert strategy.net_in_band(driver.view.order_book) == 1000 - 200 - 160 - 128
+    # The market re-states the first level (the same 100 again): those lots count from now on.
+    venue.fill_iocs()
+    taken_before = strategy.taken_lots
+    venue.restated(MID_ASK)
+    delta(driver, [], [(MID_ASK, 100)])
+    assert strategy.taken_lots == taken_before - 100
+    # A snapshot replaces the book: nothing of ours is in it.
+    venue.fill_iocs()
+    driver.book(ladder(MID_BID, Side.BUY, [1_000] * 3), TEN_LEVELS)
+    assert strategy.taken == {} and strategy.net_in_band(driver.view.order_book) == 1000
+
+
+def test_while_the_book_shows_the_same_liquidity_each_strike_takes_a_share_of_what_is_left() -> None:
+    """Several book updates that touch none of the taken levels: the liquidity shown stays 1000."""
+    rate, shown, events = Decimal("0.2"), 1000, 4
+    driver, strategy = sniper(TEN_LEVELS, qty="10.000", participation_rate=rate)
+    ReplayVenue(driver).strikes(events)
+    assert strategy.available_in_band(driver.view.order_book) == shown
+    net = shown
+    for order in driver.submitted:
+        assert order.qty_lots <= rate * net  # never more than the rate of what is really left
+        net -= order.qty_lots
+    assert len(driver.submitted) == events + 1 and driver.max_live <= 1
+    total = sum(o.qty_lots for o in driver.submitted)
+    assert total <= shown * (1 - (1 - rate) ** (events + 1))  # not (events + 1) x rate x 1000
+
+
+def test_live_and_replayed_books_give_the_same_strikes() -> None:
+    """Live, the book re-states each level we took; a replay does not, but the strikes are the same."""
+    live, _ = sniper(TEN_LEVELS, qty="10.000", participation_rate=Decimal("0.3"))
+    for _ in range(5):
+        live.fill_iocs(consume=True)  # the public delta that shows what we took triggers the next strike
+    replay, _ = sniper(TEN_LEVELS, qty="10.000", participation_rate=Decimal("0.3"))
+    ReplayVenue(replay).strikes(5)
+    strikes = [(o.qty_lots, o.price_ticks) for o in live.submitted]
+    assert len(strikes) == 6
+    assert [(o.qty_lots, o.price_ticks) for o in replay.submitted] == strikes
+
+
+def test_the_notes_speak_the_venue_units() -> None:
+    _, strategy = sniper(TEN_LEVELS, qty="1.000")
+    [note] = strategy.plan.notes
+    band = strategy.plan.instrument.format_price(strategy.plan.band_ticks)
+    assert f"within {band}" in note and "once 0.001 shows" in note
+    assert str(strategy.plan.band_ticks) not in note and "lots" not in note
+
+
+def test_a_backtest_snipes_in_several_children_each_a_share_of_the_liquidity_left() -> None:
+    """300 BTC against ~575 in the band at rate 0.1, on the bundled file.
+
+    Each child must be at most 0.1 x what the simulated venue still has in the band when it is
+    sent (its book less what our earlier children consumed), and a market event must separate
+    two children. Before the fix the second child was 57.876 with 521.706 left (0.1 x that is
+    52.170), priced at 95004.70 where mostly lots we had already taken were, and filled 4.404.
+    """
+    rate = Decimal("0.1")
+    parent = ParentOrder(
+        parent_id="S1",
+        symbol="BTCUSDT",
+        side=Side.BUY,
+        qty=Decimal(300),
+        config=RoutingConfig(strategy=StrategyName.SNIPER, max_slippage=Decimal("0.001"), participation_rate=rate),
+    )
+    backtest = Backtest(parent)
+    market_events = 0
+    pending: list[SubmitOrder] = []
+    sends: list[tuple[SubmitOrder, int, int]] = []  # (child, venue's lots left in band, market events so far)
+    handle, send, market = backtest.engine.handle, backtest.venue.send, backtest._market
+
+    def count_market(event: Event) -> None:
+        nonlocal market_events
+        market_events += isinstance(event, BookDelta | TradePrinted)
+        handle(event)
+
+    def record(command: Command, now_ns: int) -> None:
+        if isinstance(command, SubmitOrder):
+            pending.append(command)
+        send(command, now_ns)
+
+    def market_then_measure(ts_ns: int, raw: bytes) -> None:
+        """After the venue has seen the message the strike answered: what it still has in the band."""
+        market(ts_ns, raw)
+        plan, book = backtest.plan, backtest.engine.books.book("BTCUSDT")
+        if not pending or plan is None or book is None:
+            return
+        consumed = backtest.venue.matching.consumed
+        left = sum(
+            max(size - consumed("BTCUSDT", Side.SELL, price), 0)
+            for price, size in book.side(Side.SELL).levels_within_key(plan.band_ticks)
+        )
+        sends.extend((child, left, market_events) for child in pending)
+        pending.clear()
+
+    backtest.engine.handle = count_market  # type: ignore[method-assign]
+    backtest.venue.send = record  # type: ignore[method-assign]
+    backtest._market = market_then_measure  # type: ignore[method-assign]
+    result = backtest.run(itertools.islice(open_records(REPLAY_DATA / "btcusdt-5min.rec.gz"), 3_000))
+    assert result.outcome == "filled"
+    assert len(sends) == len(result.children) >= 5
+    for child, left, _ in sends:
+        assert child.qty_lots <= rate * left, (child.qty_lots, left)
+    seen = [events for _, _, events in sends]
+    assert all(later > earlier for earlier, later in itertools.pairwise(seen))  # a market event between
+    fills = {c.client_order_id: c.filled_lots for c in result.children}
+    assert all(fills[child.client_order_id] >= 0.9 * child.qty_lots for child, _, _ in sends[:-1])

@@ -33,7 +33,7 @@ def vwap(profile: VolumeProfile | None, *, start_ns: int = T0, **kw: object) -> 
 def test_a_profile_from_trades_measures_the_rate_per_bucket() -> None:
     trades: list[tuple[int, Decimal | int]] = [(DAY0 + 10 * HOUR + i * S, Decimal(3)) for i in range(900)]
     trades += [(DAY0 + 10 * HOUR + 15 * MINUTE + i * S, 1) for i in range(900)]  # 10:15-10:30, 1 a second
-    profile = VolumeProfile.from_trades(trades)
+    profile = VolumeProfile.from_trades(trades, buckets=96)
     assert profile.buckets == 96
     assert profile.rates[40] == pytest.approx(3.0, rel=1e-2)
     assert profile.rates[41] == pytest.approx(1.0, rel=1e-2)  # the recording ends at the last trade
@@ -46,7 +46,7 @@ def test_a_profile_from_trades_measures_the_rate_per_bucket() -> None:
 def test_a_partly_covered_bucket_is_not_diluted() -> None:
     """Five minutes recorded in a 15-minute bucket: the rate is per recorded second."""
     trades = [(DAY0 + 10 * HOUR + 10 * MINUTE + i * S, 2) for i in range(300)]
-    profile = VolumeProfile.from_trades(trades)
+    profile = VolumeProfile.from_trades(trades, buckets=96)
     assert profile.rates[40] == pytest.approx(2.0, rel=1e-2)
 
 
