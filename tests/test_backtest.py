@@ -139,12 +139,12 @@ def test_cli_backtest_json_and_html_report(tmp_path: Path, capsys: pytest.Captur
 @pytest.mark.parametrize(
     ("extra", "message"),
     [
-        (["--participation-rate", "1.5"], "participation_rate must be in (0, 1]"),
-        (["--time-limit", "-5"], "time_limit_s must be >= 0"),
-        (["--qty", "0"], "qty must be positive"),
-        (["--fees", "0.1"], "--fees must be MAKER,TAKER"),
-        (["--start", "yesterday"], "--start must be epoch ms or ISO-8601"),
-        (["--latency-ms", "-1"], "--latency-ms must be >= 0"),
+        (["--participation-rate", "1.5"], "argument --participation-rate: must be in (0, 1]"),
+        (["--time-limit", "-5"], "argument --time-limit: must be >= 0"),
+        (["--qty", "0"], "argument --qty: must be positive"),
+        (["--fees", "0.1"], "argument --fees: must be MAKER,TAKER"),
+        (["--start", "yesterday"], "argument --start: 'yesterday' is neither an ISO-8601 time"),
+        (["--latency-ms", "-1"], "argument --latency-ms: must be >= 0"),
     ],
 )
 def test_cli_rejects_bad_parent_orders_clearly(

@@ -82,19 +82,21 @@ def test_instruments_file_sets_the_scales(tmp_path: Path, capsys: pytest.Capture
     assert orjson.loads(capsys.readouterr().out)["books"]["XRPUSDT"]["bids"][0] == ["1.9537", "10605"]
 
 
-def test_bad_inputs_give_a_clear_error_and_exit_code_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """A missing file, a bad option value or a bad instruments file is an error message, not a traceback."""
+def test_bad_inputs_give_a_clear_error_and_the_right_exit_code(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A wrong command line exits 2, files that are not what they should be exit 1; one line, no traceback."""
     assert main(["replay", str(tmp_path / "missing.data")]) == 2
-    assert "no such file" in capsys.readouterr().err
+    assert "argument PATH: no such file" in capsys.readouterr().err
     assert main(["replay", str(XRP_SAMPLE), "--stale-after", "0"]) == 2
-    assert "--stale-after must be positive" in capsys.readouterr().err
+    assert "argument --stale-after: must be positive" in capsys.readouterr().err
     bad = tmp_path / "instruments.json"
     bad.write_text('{"retCode": 10001, "result": {}}')
-    assert main(["replay", str(XRP_SAMPLE), "--instruments", str(bad)]) == 2
+    assert main(["replay", str(XRP_SAMPLE), "--instruments", str(bad)]) == 1
     assert "instruments-info" in capsys.readouterr().err
     junk = tmp_path / "junk.csv"
     junk.write_text("hello,world\n")
-    assert main(["replay", str(junk)]) == 2
+    assert main(["replay", str(junk)]) == 1
     assert "not a recording, order-book dump or trade CSV" in capsys.readouterr().err
 
 

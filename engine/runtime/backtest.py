@@ -23,11 +23,13 @@ import itertools
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from engine.clock import NS_PER_MS, SimClock
+from engine.clock import NS_PER_MS, NS_PER_S, SimClock
 from engine.commands import ResyncBook
+from engine.desk import Strategy
 from engine.engine import Engine
 from engine.enums import BookState
 from engine.events import BookDelta, Event, ParentFinished
@@ -162,6 +164,10 @@ class Backtest:
         self._shared_books: set[str] = set()
         self._start_ns = self.settings.start_ns or 0
         self.resyncs_ignored = 0
+        # What the data held, to say why a parent never started: every symbol it had a market
+        # message for, and the receive time of its last record (None: no records at all).
+        self.data_symbols: set[str] = set()
+        self.data_last_ns: int | None = None
         self.engine.watch_trades(parent.symbol)
         self.engine.bus.subscribe(ParentFinished, self._on_finished)
         self.engine.bus.subscribe(BookDelta, self._sample_mid, symbol=parent.symbol)
@@ -181,6 +187,8 @@ class Backtest:
                 progress(count)
             if self._done():
                 break
+        if count:
+            self.data_last_ns = last_ts
         self._run_until(max(last_ts, self.clock.now_ns()) + DRAIN_AFTER_DATA_NS, stop_when_done=True)
         return self._result(count, time.perf_counter() - started)
 
@@ -188,6 +196,11 @@ class Backtest:
         latency = self.settings.market_data_latency_ns
         self.clock.set_time(ts_ns)
         events = self.codec.parse(raw, ts_ns + latency)
+        symbols = self.data_symbols
+        for event in events:
+            symbol = getattr(event, "symbol", None)
+            if symbol is not None:
+                symbols.add(symbol)
         if latency:
             for event in events:
                 self.venue.on_market(event, ts_ns)
@@ -266,9 +279,13 @@ class Backtest:
         if book.instrument is not None:
             self._instruments.setdefault(self.parent.symbol, book.instrument)
         tape_symbol = self.parent.symbol
-        self.plan = self.engine.start_parent(
-            self.parent, lambda plan: make_strategy(plan, seed=self.settings.seed, profile=self._profile)
-        )
+        touch = (book.best_bid_ticks, book.best_ask_ticks)
+
+        def strategy_for(plan: ParentPlan) -> Strategy:
+            plan.notes.extend(plan.arrival_notes(*touch))  # first, before the strategy's own notes
+            return make_strategy(plan, seed=self.settings.seed, profile=self._profile)
+
+        self.plan = self.engine.start_parent(self.parent, strategy_for)
         tape = self.engine.tapes[tape_symbol]
         self._start_reading = tape.reading(self.clock.now_ns())
         self._flush()
@@ -307,8 +324,7 @@ class Backtest:
                 series=None,
                 messages=messages,
                 wall_s=wall_s,
-                outcome="not started: the book never became SYNCED"
-                + (" after --start" if self.settings.start_ns else ""),
+                outcome=f"not started: {self._why_not_started()}",
             )
         working = self.engine.desk.parents[plan.parent_id]
         strategy = working.strategy
@@ -345,6 +361,21 @@ class Backtest:
             notes=list(plan.notes),
         )
 
+    def _why_not_started(self) -> str:
+        """Why the parent never started, in terms of what the data held."""
+        symbol = self.parent.symbol
+        start_ns = self.settings.start_ns
+        if not self.data_symbols:
+            return "the files hold no market data"
+        if symbol not in self.data_symbols:
+            return f"the files hold no data for {symbol}; they hold {', '.join(sorted(self.data_symbols))}"
+        if self.engine.books.book(symbol) is None:
+            return f"the files hold no order book for {symbol} (only trades), and a backtest needs one"
+        if start_ns is not None and self.data_last_ns is not None and start_ns > self.data_last_ns:
+            return f"the data ends at {utc_time(self.data_last_ns)}, before --start {utc_time(start_ns)}"
+        after = f" at or after --start {utc_time(start_ns)}" if start_ns is not None else ""
+        return f"the {symbol} book never became SYNCED{after}"
+
     def _series(self, plan: ParentPlan, children: list[ChildOrder], strategy: object) -> ReportSeries:
         schedule_of = getattr(strategy, "schedule", None)
         schedule = schedule_of() if callable(schedule_of) else None
@@ -362,6 +393,16 @@ def _child_dict(child: ChildOrder, instrument: Instrument | None) -> dict[str, A
         "status": child.status.value,
         "filled": instrument.format_qty(child.filled_lots) if instrument else str(child.filled_lots),
     }
+
+
+def utc_time(ts_ns: int) -> str:
+    """``ts_ns`` as ISO-8601 UTC to the millisecond, e.g. 2024-12-01T00:05:00.000Z."""
+    try:
+        moment = datetime.fromtimestamp(ts_ns // NS_PER_S, tz=UTC)
+    except (OverflowError, OSError, ValueError):
+        return f"{ts_ns} ns after the epoch"  # beyond what a calendar date can show
+    millis = ts_ns % NS_PER_S // NS_PER_MS
+    return f"{moment:%Y-%m-%dT%H:%M:%S}.{millis:03d}Z"
 
 
 def _opt_str(value: Decimal | None) -> str | None:
