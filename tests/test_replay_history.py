@@ -156,13 +156,14 @@ def test_line_without_usable_ts_names_file_and_line(tmp_path: Path, line: bytes,
 def test_backwards_ts_holds_receive_time_and_warns(tmp_path: Path) -> None:
     """A message older than its predecessor keeps file order; its receive time is held, with a warning."""
     path = tmp_path / "back_ob50.data"
-    path.write_bytes(b'{"ts":1000}\n{"ts":999}\n{"ts":1001}\n')
+    lines = [b'{"topic":"orderbook.1.X","ts":%d}' % ts for ts in (1000, 999, 1001)]
+    path.write_bytes(b"\n".join(lines) + b"\n")
     with capture_logs() as logs:
         records = list(read_orderbook_history(path))
     assert records == [
-        (1_000_000_000, "history", b'{"ts":1000}'),
-        (1_000_000_000, "history", b'{"ts":999}'),
-        (1_001_000_000, "history", b'{"ts":1001}'),
+        (1_000_000_000, "history", lines[0]),
+        (1_000_000_000, "history", lines[1]),
+        (1_001_000_000, "history", lines[2]),
     ]
     assert [(entry["log_level"], entry["line"]) for entry in logs] == [("warning", 2)]
 
@@ -399,14 +400,13 @@ def test_unknown_csv_header_is_refused(tmp_path: Path) -> None:
 
 
 def test_detect_kind_sniffs_content_not_names(tmp_path: Path) -> None:
-    """A trade CSV named like a dump is still a trade CSV, and JSON that is not a book is refused."""
+    """A trade CSV named like a dump is still a trade CSV; JSON lines of other frames are a frames file."""
     misnamed = tmp_path / "2024-12-01_XRPUSDT_ob500.data"
     misnamed.write_text(f"{SPOT_HEADER}\n1,1,1,1,buy,0\n")
     assert detect_kind(misnamed) == "trades"
     other_json = tmp_path / "tickers.data"
     other_json.write_text('{"topic":"tickers.BTCUSDT","ts":1}\n')
-    with pytest.raises(ReplayDataError, match="not Bybit order-book messages"):
-        detect_kind(other_json)
+    assert detect_kind(other_json) == "frames"
 
 
 @pytest.mark.parametrize(

@@ -20,6 +20,7 @@ import io
 import re
 import zipfile
 import zlib
+from collections import Counter
 from collections.abc import Generator, Iterator
 from contextlib import closing, contextmanager
 from operator import itemgetter
@@ -37,6 +38,7 @@ __all__ = [
     "HISTORY_STREAM",
     "DEFAULT_REORDER_WINDOW",
     "read_orderbook_history",
+    "read_json_frames",
     "read_trade_csv",
     "symbol_from_file_name",
     "detect_kind",
@@ -45,7 +47,7 @@ __all__ = [
 
 log = structlog.get_logger("feeds.replay")
 
-RecordKind: TypeAlias = Literal["recording", "orderbook", "trades"]
+RecordKind: TypeAlias = Literal["recording", "orderbook", "frames", "trades"]
 
 HISTORY_STREAM: Final = "history"
 """Stream name of every record read from Bybit's archives."""
@@ -143,8 +145,14 @@ _TS_FIELD: Final = re.compile(rb'"ts"\s*:\s*([0-9]+)(?=[\s,}])')
 """``"ts":<digits>``. The leading quote is part of the key, so ``"cts":`` never matches."""
 
 
-def read_orderbook_history(path: StrPath) -> Iterator[Record]:
-    """Stream an order-book dump: one record per message, ``raw`` = the line as in the file.
+def read_json_frames(path: StrPath) -> Iterator[Record]:
+    """Stream JSON lines of raw v5 frames: one record per market-data message, ``raw`` = the line.
+
+    Two sources write such files: Bybit's order-book dumps (book messages only), and any
+    websocket client that saves what it received, which mixes in subscription acks, pongs,
+    auth replies and private topics. A line is market data when it is an object with a
+    ``topic`` and an integer ``ts`` (every public v5 push has both); anything else is skipped
+    and counted (one log line at the end). A line that is not JSON at all is an error.
 
     ``ts_recv_ns`` is the message's ``ts`` (ms) in ns. Messages must be applied in file order
     (``u`` is contiguous), so a ``ts`` lower than its predecessor's is not re-sorted: its
@@ -154,6 +162,7 @@ def read_orderbook_history(path: StrPath) -> Iterator[Record]:
     path = Path(path)
     last_ns = 0
     clamped = 0
+    skipped: Counter[str] = Counter()
     for first_line_no, lines in _line_blocks(path):
         for offset, line in enumerate(lines):
             if line[-1:] == b"\r":
@@ -162,13 +171,15 @@ def read_orderbook_history(path: StrPath) -> Iterator[Record]:
                 continue
             ts_ms = _book_ts_ms(line)
             if ts_ms is None:
-                ts_ms = _book_ts_ms_parsed(path, first_line_no + offset, line)
+                ts_ms = _frame_ts_ms(path, first_line_no + offset, line, skipped)
+                if ts_ms is None:
+                    continue
             ts_ns = ts_ms * NS_PER_MS
             if ts_ns < last_ns:
                 clamped += 1
                 if clamped == 1:
                     log.warning(
-                        "order-book message older than its predecessor; receive time held",
+                        "market message older than its predecessor; receive time held",
                         file=str(path),
                         line=first_line_no + offset,
                         ts_ms=ts_ms,
@@ -178,29 +189,52 @@ def read_orderbook_history(path: StrPath) -> Iterator[Record]:
             last_ns = ts_ns
             yield (ts_ns, HISTORY_STREAM, line)
     if clamped > 1:
-        log.warning("order-book messages with held receive time", file=str(path), count=clamped)
+        log.warning("market messages with held receive time", file=str(path), count=clamped)
+    if skipped:
+        log.info("lines skipped: not market data", file=str(path), count=skipped.total(), **skipped)
+
+
+read_orderbook_history = read_json_frames
+"""Bybit's order-book dumps are JSON lines of book frames: the same reader."""
 
 
 def _book_ts_ms(line: bytes) -> int | None:
     """``ts`` by a byte scan, without parsing the (up to ~100 kB) line; None if unsure.
 
-    Sure means: the line is an object and no ``{`` precedes the key, so the key is top-level
-    (a ``{`` inside a string only makes us unsure, never wrong).
+    Sure means: the line is an object whose first key is ``topic`` and no ``{`` precedes the
+    ``ts`` key, so the key is top-level (a ``{`` inside a string only makes us unsure, never
+    wrong). Replies and pongs never start with ``topic``, so they always take the parsed path.
     """
+    if not line.startswith(b'{"topic"'):
+        return None
     match = _TS_FIELD.search(line)
-    if match is None or line[:1] != b"{" or line.count(b"{", 0, match.start()) != 1:
+    if match is None or line.count(b"{", 0, match.start()) != 1:
         return None
     return int(match.group(1))
 
 
-def _book_ts_ms_parsed(path: Path, line_no: int, line: bytes) -> int:
+_PRIVATE_TOPICS: Final = frozenset({"order", "execution", "position", "wallet", "greeks", "dcp"})
+
+
+def _frame_ts_ms(path: Path, line_no: int, line: bytes, skipped: Counter[str]) -> int | None:
+    """The ``ts`` of a market-data line, parsed; None (counted in ``skipped``) for anything else."""
     try:
         message = msgspec.json.decode(line)
     except msgspec.DecodeError as exc:
         raise ReplayDataError(path, line_no, f"not a JSON message: {exc}") from exc
-    ts = message.get("ts") if type(message) is dict else None
+    if type(message) is not dict:
+        skipped["not_an_object"] += 1
+        return None
+    topic = message.get("topic")
+    if topic is None:
+        skipped["replies"] += 1  # subscription acks, pongs, auth and trade-API replies
+        return None
+    if type(topic) is str and topic.partition(".")[0] in _PRIVATE_TOPICS:
+        skipped["private"] += 1  # our own orders and account: not market data
+        return None
+    ts = message.get("ts")
     if type(ts) is not int or ts < 0:
-        raise ReplayDataError(path, line_no, f"message has no integer ts: {line[:80]!r}")
+        raise ReplayDataError(path, line_no, f"market message has no integer ts: {line[:80]!r}")
     return ts
 
 
@@ -522,9 +556,7 @@ def detect_kind(path: StrPath) -> RecordKind:
     if head.startswith(RECORDING_MAGIC):
         return "recording"
     if head.startswith(b"{"):
-        if b'"orderbook.' in head:
-            return "orderbook"
-        raise ReplayDataError(path, 1, f"JSON lines, but not Bybit order-book messages: {head[:80]!r}")
+        return "orderbook" if head.startswith(b'{"topic":"orderbook.') else "frames"
     try:
         header = head.decode().split(",")
     except UnicodeDecodeError:
@@ -540,6 +572,6 @@ def open_records(path: StrPath, *, symbol: str | None = None) -> Iterator[Record
     kind = detect_kind(path)
     if kind == "recording":
         return read_recording(path)
-    if kind == "orderbook":
-        return read_orderbook_history(path)
+    if kind in ("orderbook", "frames"):
+        return read_json_frames(path)
     return read_trade_csv(path, symbol=symbol)
