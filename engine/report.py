@@ -342,7 +342,8 @@ def render_html(report: ExecutionReport, series: ReportSeries) -> str:
         _progress_legend(series),
         "</section>",
         f"<footer>Generated from parent {_e(report.parent_id)}; times are seconds from the start "
-        f"({_e(_utc(report.start_ns))}). Prices in quote currency, sizes in base units.</footer>",
+        f"({_e(_utc(report.start_ns))}). Prices in quote currency, sizes in base units. Participation is our "
+        "filled quantity over the market's traded volume while the parent worked.</footer>",
         "</body>",
         "</html>",
     ]
@@ -390,13 +391,13 @@ def _subtitle(report: ExecutionReport) -> str:
 def _warnings(report: ExecutionReport) -> list[str]:
     if not report.warnings:
         return []
-    body = "".join(f"<p>⚠ {_e(warning)}</p>" for warning in report.warnings)
+    body = "".join(f"<p>{_e(warning)}</p>" for warning in report.warnings)
     return [f'<div class="warn" role="alert">{body}</div>']
 
 
 def _participation(report: ExecutionReport) -> str:
     if report.participation is None:
-        return "n/a (market traded nothing)"
+        return "n/a: no market trades"
     return _percent(report.participation)
 
 
@@ -413,7 +414,7 @@ def _figures(report: ExecutionReport) -> str:
         ("Fills", str(report.fills), ""),
         ("Maker / taker (by qty)", share, ""),
         ("Market volume in interval", _plain(report.market_volume), ""),
-        ("Participation (our fills / market volume)", _participation(report), "cost" if report.warnings else ""),
+        ("Participation", _participation(report), "cost" if report.warnings else ""),
         (
             "Time to complete" if report.completed else "Time worked (not completed)",
             f"{_fixed(report.duration_s, 3)} s",
@@ -622,7 +623,8 @@ def _fill_dots(frame: _Frame, fills: Sequence[FillMark], t0: int, price_scale: i
     """A dot per cluster of fills (``cluster_fills``), its area proportional to the quantity.
 
     The largest clusters also get their quantity written beside them, as many as fit without
-    two labels overlapping (at most ``MAX_FILL_LABELS``).
+    two labels overlapping (at most ``MAX_FILL_LABELS``, none for a dot under a twentieth of the
+    largest: those are specks, and their numbers would only crowd the big ones).
     """
     clusters = cluster_fills(fills, lambda ts, price: (frame.x(ts, t0), frame.y(price)))
     biggest = max((cluster.qty for cluster in clusters), default=Decimal(1)) or Decimal(1)
@@ -641,9 +643,10 @@ def _fill_dots(frame: _Frame, fills: Sequence[FillMark], t0: int, price_scale: i
         width = 6.8 * len(text) + 2
         right_of = (x + radius + 2, y - 8, x + radius + 2 + width, y + 6)
         left_of = (x - radius - 2 - width, y - 8, x - radius - 2, y + 6)
-        for box in (right_of, left_of):
+        worth_a_label = len(labels) < MAX_FILL_LABELS and cluster.qty * 20 >= biggest
+        for box in (right_of, left_of) if worth_a_label else ():
             inside = frame.left <= box[0] and box[2] <= frame.right
-            if len(labels) < MAX_FILL_LABELS and inside and not any(_overlap(box, other) for other in placed):
+            if inside and not any(_overlap(box, other) for other in placed):
                 placed.append(box)
                 labels.append(
                     f'<text x="{box[0] + 1:.1f}" y="{y + 4:.1f}" font-size="11.5" font-weight="600" '

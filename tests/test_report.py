@@ -495,7 +495,7 @@ def test_the_mid_path_is_drawn_when_the_touch_never_moved_and_nothing_filled() -
 
 def test_participation_and_its_warning_are_on_the_page(example: Example, page: str) -> None:
     text = " ".join(parse(page).text)
-    assert "Participation (our fills / market volume)" in text
+    assert "Participation" in text
     assert "2.25 %" in text  # 0.8 of the 35.5 the market traded
     assert 'role="alert"' not in page  # 1 BTC against 35.5 traded: no warning
     quiet = analyse(
@@ -511,7 +511,7 @@ def test_participation_and_its_warning_are_on_the_page(example: Example, page: s
     quiet_page = render_html(quiet, example.series)
     assert 'role="alert"' in quiet_page
     quiet_text = " ".join(parse(quiet_page).text)
-    assert "n/a (market traded nothing)" in quiet_text
+    assert "n/a: no market trades" in quiet_text
     assert "the market traded nothing while this parent worked" in quiet_text
 
 
