@@ -8,15 +8,15 @@ Every piece of text that comes from data (ids, notes, reasons) goes through ``ht
   ``ExecutionReport`` figures, the strategy used and why, the plan's notes.
 * Price chart: the mid over time (a step line from the arrival mid, drawn whether or not
   anything filled), the band edge, the arrival mid, the market VWAP and our average price
-  (horizontal lines, labelled on the right), each child order as a triangle at its submit time
-  and limit price (up for a buy, down for a sell) with a thin line for as long as it rested,
-  styled by outcome, and the fills as dots whose area follows the quantity, coloured maker or
-  taker. Children that never filled (rejected, cancelled, open) are outlines with no fill drawn
-  over the others, a size larger, so a replacement sent at the same time and price shows
-  through. Fills are merged per cell of ``FILL_CELL_PX`` (about 16 x 12 pixels) and
-  liquidity into one dot at their average price and time: a few fills stay one dot each,
-  hundreds become a readable handful, and the quantity is never lost (each dot's tooltip has
-  its count, quantity and price range).
+  (horizontal lines, labelled on the right), each child order as an arrow head at its submit
+  time pointing at its limit price (from below for a buy, from above for a sell) with a thin
+  line for as long as it rested, styled by outcome, and the fills as dots on their prices whose
+  area follows the quantity, coloured maker or taker, the larger ones labelled with it.
+  Children that never filled (rejected, cancelled, open) are outlines with no fill drawn over
+  the others, a size larger, so a replacement sent at the same time and price shows through.
+  Fills are merged per cell of ``FILL_CELL_PX`` (16 x 12 pixels) and liquidity into one dot at
+  their average price and time: a few fills stay one dot each, hundreds become a readable
+  handful, and no quantity is lost (each dot's tooltip has its count, quantity, price range).
 * Progress chart: the strategy's schedule (a step line of target cumulative quantity, holding
   its last target until the deadline, which is then on the chart) against the cumulative filled
   quantity (a step line), with the parent's target.
@@ -83,7 +83,6 @@ MAKER_TEXT: Final = "#087f5b"
 TAKER_TEXT: Final = "#d9480f"
 SCHEDULE: Final = "#1c7ed6"
 FILLED_LINE: Final = "#2b8a3e"
-WARN: Final = "#c92a2a"
 OUTCOME_STYLE: Final = {  # fill, stroke, dash
     "filled": ("#1864ab", "#1864ab", ""),
     "partial": ("#fab005", "#e67700", ""),
