@@ -310,6 +310,7 @@ def render_html(report: ExecutionReport, series: ReportSeries) -> str:
     if series.schedule and series.deadline_ns is not None:
         times.append(series.deadline_ns)  # the schedule runs to the deadline: show all of it
     span_s = max((max(times) - t0) / NS_PER_S, 1e-3)
+    price_chart, pinned = _price_chart(report, series, span_s)
     title = f"Execution report {report.parent_id}"
     parts = [
         "<!DOCTYPE html>",
@@ -332,8 +333,8 @@ def render_html(report: ExecutionReport, series: ReportSeries) -> str:
         "</section>",
         '<section class="chart">',
         "<h2>Price path, band, child orders and fills</h2>",
-        _price_chart(report, series, span_s),
-        _price_legend(report, series),
+        price_chart,
+        _price_legend(report, series, pinned),
         "</section>",
         '<section class="chart">',
         "<h2>Schedule against actual progress</h2>",
@@ -544,7 +545,8 @@ class _Frame:
         return out
 
 
-def _price_chart(report: ExecutionReport, series: ReportSeries, span_s: float) -> str:
+def _price_chart(report: ExecutionReport, series: ReportSeries, span_s: float) -> tuple[str, bool]:
+    """The chart, and whether any child is priced off its scale (pinned to its edge)."""
     t0 = report.start_ns
     mids = downsample_minmax(series.mids)
     frame, band_on_scale = _price_frame(report, series, mids, span_s)
@@ -576,28 +578,33 @@ def _price_chart(report: ExecutionReport, series: ReportSeries, span_s: float) -
     out += hollow  # outlines last: they hide nothing, and nothing hides them
     out += frame.labels(labels)
     out.append("</svg>")
-    return "\n".join(out)
+    pinned = any(mark.price is not None and not frame.low <= mark.price <= frame.high for mark in series.children)
+    return "\n".join(out), pinned
 
 
 def _price_frame(
     report: ExecutionReport, series: ReportSeries, mids: Sequence[tuple[int, Decimal]], span_s: float
 ) -> tuple[_Frame, bool]:
-    """The price range: everything drawn, and the band if it is on scale (returned as the flag).
+    """The price range: what the market and our fills did, and the band if it is on scale (the flag).
 
-    The band is drawn to scale unless it lies further from the prices than their own range
-    (at least 2 bps of price): then it would squash the path into a sliver, so it is only
-    marked at the chart's edge.
+    The range is the mids, the fills, the arrival mid, the VWAP and our average price. The band
+    and the children's limit prices join it unless they lie further from it than its own size
+    (at least 2 bps of price): then they would squash the path into a sliver (IOCs priced at
+    the band edge, say), so the band is only marked at the chart's edge and such children are
+    pinned to it.
     """
     prices: list[Decimal] = [series.arrival]
     prices += [mid for _, mid in mids]
     prices += [fill.price for fill in series.fills]
-    prices += [mark.price for mark in series.children if mark.price is not None]
     prices += [value for value in (report.avg_price, report.interval_vwap) if value is not None]
     low, high = min(prices), max(prices)
     reach = max(high - low, abs(high) * Decimal("0.0002"))
+    limits = [mark.price for mark in series.children if mark.price is not None]
+    near = [price for price in limits if low - reach <= price <= high + reach]
     band_on_scale = low - reach <= series.band <= high + reach
     if band_on_scale:
-        low, high = min(low, series.band), max(high, series.band)
+        near.append(series.band)
+    low, high = min([low, *near]), max([high, *near])
     low, high = _padded(low, high)
     return _Frame(PRICE_HEIGHT, span_s, low, high), band_on_scale
 
@@ -621,18 +628,27 @@ def _mid_line(frame: _Frame, mids: Sequence[tuple[int, Decimal]], t0: int, until
 def _fill_dots(frame: _Frame, fills: Sequence[FillMark], t0: int, price_scale: int) -> list[str]:
     """A dot per cluster of fills (``cluster_fills``), its area proportional to the quantity.
 
-    The largest clusters also get their quantity written beside them, as many as fit without
-    two labels overlapping (at most ``MAX_FILL_LABELS``, none for a dot under a twentieth of the
-    largest: those are specks, and their numbers would only crowd the big ones).
+    The largest clusters also get their quantity written beside them, where it covers no other
+    dot or label (at most ``MAX_FILL_LABELS``, tried on the largest few times that many, none
+    for a dot under a twentieth of the largest: those are specks, and their numbers would only
+    crowd the big ones).
     """
     clusters = cluster_fills(fills, lambda ts, price: (frame.x(ts, t0), frame.y(price)))
     biggest = max((cluster.qty for cluster in clusters), default=Decimal(1)) or Decimal(1)
+    biggest_first = sorted(clusters, key=lambda cluster: cluster.qty, reverse=True)
+    spots = [
+        (
+            frame.x(cluster.ts_ns, t0),
+            frame.y(cluster.avg_price),
+            max(FILL_MIN_RADIUS, FILL_MAX_RADIUS * math.sqrt(float(cluster.qty / biggest))),
+        )
+        for cluster in biggest_first
+    ]
+    dot_boxes = [(x - r, y - r, x + r, y + r) for x, y, r in spots]
     dots: list[str] = []
     placed: list[tuple[float, float, float, float]] = []
     labels: list[str] = []
-    for cluster in sorted(clusters, key=lambda cluster: cluster.qty, reverse=True):
-        x, y = frame.x(cluster.ts_ns, t0), frame.y(cluster.avg_price)
-        radius = max(FILL_MIN_RADIUS, FILL_MAX_RADIUS * math.sqrt(float(cluster.qty / biggest)))
+    for index, (cluster, (x, y, radius)) in enumerate(zip(biggest_first, spots, strict=True)):
         colour = MAKER if cluster.is_maker else TAKER
         dots.append(
             f'<circle cx="{x:.1f}" cy="{y:.1f}" r="{radius:.1f}" fill="{colour}" fill-opacity="0.8" stroke="#fff" '
@@ -642,10 +658,11 @@ def _fill_dots(frame: _Frame, fills: Sequence[FillMark], t0: int, price_scale: i
         width = 6.8 * len(text) + 2
         right_of = (x + radius + 2, y - 8, x + radius + 2 + width, y + 6)
         left_of = (x - radius - 2 - width, y - 8, x - radius - 2, y + 6)
-        worth_a_label = len(labels) < MAX_FILL_LABELS and cluster.qty * 20 >= biggest
+        worth_a_label = index < 3 * MAX_FILL_LABELS and len(labels) < MAX_FILL_LABELS and cluster.qty * 20 >= biggest
         for box in (right_of, left_of) if worth_a_label else ():
             inside = frame.left <= box[0] and box[2] <= frame.right
-            if inside and not any(_overlap(box, other) for other in placed):
+            covers_a_dot = any(_overlap(box, other) for n, other in enumerate(dot_boxes) if n != index)
+            if inside and not covers_a_dot and not any(_overlap(box, other) for other in placed):
                 placed.append(box)
                 labels.append(
                     f'<text x="{box[0] + 1:.1f}" y="{y + 4:.1f}" font-size="11.5" font-weight="600" '
@@ -697,7 +714,7 @@ def _child_marks(
                 continue
             price = mids[max(bisect.bisect_right(mid_times, mark.submit_ns) - 1, 0)][1]
         fill, stroke, dash = OUTCOME_STYLE[mark.outcome]
-        x, y = frame.x(mark.submit_ns, t0), frame.y(price)
+        x, y = frame.x(mark.submit_ns, t0), min(max(frame.y(price), frame.top), frame.bottom)  # off scale: pinned
         end_x = frame.right if mark.end_ns is None else frame.x(mark.end_ns, t0)
         if end_x > x + 1:
             lines.append(
@@ -793,7 +810,7 @@ def _svg_open(height: int, label: str) -> str:
     return f'<svg viewBox="0 0 {WIDTH} {height}" width="{WIDTH}" height="{height}" role="img" aria-label="{_e(label)}">'
 
 
-def _price_legend(report: ExecutionReport, series: ReportSeries) -> str:
+def _price_legend(report: ExecutionReport, series: ReportSeries, pinned: bool) -> str:
     items = [
         _swatch_line(MID, "") + "mid",
         _swatch_line(BAND, "7 4") + "band edge (worst allowed price)",
@@ -818,6 +835,7 @@ def _price_legend(report: ExecutionReport, series: ReportSeries) -> str:
     items.append(
         "dot area = quantity filled (fills close in time and price are one dot; hover for details); "
         "▲ buy, ▼ sell; line = time resting"
+        + ("; a child priced off the scale (at the band, say) sits at the chart's edge" if pinned else "")
     )
     return '<div class="legend">' + "".join(f"<span>{item}</span>" for item in items) + "</div>"
 
