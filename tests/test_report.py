@@ -31,7 +31,16 @@ from engine.enums import OrderStatus, OrderType, Side, TimeInForce
 from engine.instrument import Instrument
 from engine.orders import ChildOrder, Fill
 from engine.parent import ParentOrder, ParentPlan, RoutingConfig, StrategyName
-from engine.report import LEFT, MAX_MID_POINTS, FillMark, ReportSeries, cluster_fills, downsample_minmax, render_html
+from engine.report import (
+    LEFT,
+    MAX_MID_POINTS,
+    TOP,
+    FillMark,
+    ReportSeries,
+    cluster_fills,
+    downsample_minmax,
+    render_html,
+)
 from engine.runtime.backtest import Backtest, BacktestResult, BacktestSettings
 from engine.tape import TapeReading
 from engine.tca import ExecutionReport, analyse
@@ -467,6 +476,32 @@ def test_a_rejected_child_does_not_hide_its_replacement() -> None:
     assert sorted(name for name, _ in markers) == sorted([rejected, replacement])
     on_top = markers[-1][1]
     assert on_top["fill"] == "none", on_top
+
+
+def test_a_child_priced_far_off_the_market_is_pinned_to_the_edge_not_squashing_the_chart() -> None:
+    """An IOC at the band edge (95095.00, 70 above prices spanning 25) keeps its price in its
+    tooltip but sits on the chart's top edge; the price axis stays on the market."""
+    example = Example(samples=1_000)
+    command = SubmitOrder(
+        client_order_id="DEMO_TWAP_1-ioc",
+        parent_id=example.plan.parent_id,
+        symbol="BTCUSDT",
+        side=Side.BUY,
+        order_type=OrderType.LIMIT,
+        qty_lots=100,
+        price_ticks=example.plan.band_ticks,
+        time_in_force=TimeInForce.IOC,
+    )
+    ioc = ChildOrder(command, ns(200))
+    ioc.status, ioc.updated_ns = OrderStatus.CANCELLED, ns(200)
+    children = [*example.children, ioc]
+    page = render_html(example.report, ReportSeries.from_plan(example.plan, children, example.mids))
+    elements = chart(page, PRICE_CHART)
+    (marker,) = [attrs for tag, attrs, title in elements if tag == "path" and title.startswith("DEMO_TWAP_1-ioc:")]
+    assert marker["d"].split("L")[0].endswith(f",{TOP:.1f}")  # the arrow's tip on the top edge
+    text = " ".join(parse(page).text)
+    assert "▲ above: off scale" in text  # the band, too, stays off a scale that is the market's
+    assert "sits at the chart's edge" in page
 
 
 def test_the_mid_path_is_drawn_when_the_touch_never_moved_and_nothing_filled() -> None:
