@@ -392,8 +392,11 @@ def format_backtest(out: dict[str, Any]) -> str:
     if "filled_qty" in out:
         out = {key: "n/a" if value is None else value for key, value in out.items()}
         lines += [
-            f"strategy used     {out['strategy']}: {out['selection_reason']}",
+            f"strategy used     {out['strategy_used']}: {out['selection_reason']}",
             f"filled            {out['filled_qty']} of {out['target_qty']} (fill rate {out['fill_rate']})",
+            f"participation     {out['participation']} of market volume {out['market_volume']} in the interval"
+            if out["participation"] != "n/a"
+            else "participation     n/a: the market traded nothing in the interval",
             f"average price     {out['avg_price']}   arrival mid {out['arrival_mid']}",
             f"slippage          {out['slippage_bps']} bps vs arrival, {out['vs_vwap_bps']} bps vs interval VWAP"
             f" {out['interval_vwap']}",

@@ -4,14 +4,22 @@ The page has no script, no external stylesheet, font or image: inline CSS and in
 here, so it opens from disk, renders with JavaScript disabled and can be mailed as one file.
 Every piece of text that comes from data (ids, notes, reasons) goes through ``html.escape``.
 
-* The header: the ``ExecutionReport`` figures, the strategy chosen and why, the plan's notes.
-* Price chart: the mid over time (a step line), the band edge, the arrival mid, the market
-  VWAP and our average price (horizontal lines, labelled on the right), each child order as a
-  triangle at its submit time and limit price (up for a buy, down for a sell) with a thin line
-  for as long as it rested, styled by outcome, and each fill as a dot whose area follows its
-  size, coloured maker or taker.
-* Progress chart: the schedule's target cumulative quantity (if the strategy has one) against
-  the cumulative filled quantity (a step line), with the parent's target.
+* The header: the TCA's warnings (a parent large against the market's volume), the
+  ``ExecutionReport`` figures, the strategy used and why, the plan's notes.
+* Price chart: the mid over time (a step line from the arrival mid, drawn whether or not
+  anything filled), the band edge, the arrival mid, the market VWAP and our average price
+  (horizontal lines, labelled on the right), each child order as an arrow head at its submit
+  time pointing at its limit price (from below for a buy, from above for a sell) with a thin
+  line for as long as it rested, styled by outcome, and the fills as dots on their prices whose
+  area follows the quantity, coloured maker or taker, the larger ones labelled with it.
+  Children that never filled (rejected, cancelled, open) are outlines with no fill drawn over
+  the others, a size larger, so a replacement sent at the same time and price shows through.
+  Fills are merged per cell of ``FILL_CELL_PX`` (16 x 12 pixels) and liquidity into one dot at
+  their average price and time: a few fills stay one dot each, hundreds become a readable
+  handful, and no quantity is lost (each dot's tooltip has its count, quantity, price range).
+* Progress chart: the strategy's schedule (a step line of target cumulative quantity, holding
+  its last target until the deadline, which is then on the chart) against the cumulative filled
+  quantity (a step line), with the parent's target.
 
 Time runs in seconds from the parent's start. Long mid series are down-sampled to at most
 ``MAX_MID_POINTS`` points, keeping each time bucket's lowest and highest mid, so spikes survive
@@ -23,10 +31,10 @@ from __future__ import annotations
 import bisect
 import html
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from decimal import ROUND_CEILING, ROUND_HALF_EVEN, Decimal
+from decimal import ROUND_CEILING, ROUND_HALF_EVEN, Context, Decimal, localcontext
 from typing import Final
 
 from engine.enums import OrderStatus, Side
@@ -34,15 +42,31 @@ from engine.orders import TERMINAL, ChildOrder
 from engine.parent import ParentPlan
 from engine.tca import ExecutionReport
 
-__all__ = ["ChildMark", "FillMark", "ReportSeries", "render_html", "downsample_minmax", "MAX_MID_POINTS"]
+__all__ = [
+    "ChildMark",
+    "FillMark",
+    "FillCluster",
+    "ReportSeries",
+    "render_html",
+    "cluster_fills",
+    "downsample_minmax",
+    "MAX_MID_POINTS",
+    "FILL_CELL_PX",
+]
 
 MAX_MID_POINTS: Final = 2_000
+_CONTEXT: Final = Context(prec=40, rounding=ROUND_HALF_EVEN)
 NS_PER_S: Final = 1_000_000_000
 
 WIDTH: Final = 1160
 PRICE_HEIGHT: Final = 460
 PROGRESS_HEIGHT: Final = 300
 LEFT, RIGHT, TOP, BOTTOM = 92, 150, 16, 50
+FILL_CELL_PX: Final = (16.0, 12.0)
+"""Fills of one liquidity whose dots would fall in one cell this wide and high are one dot."""
+FILL_MAX_RADIUS: Final = 8.0
+FILL_MIN_RADIUS: Final = 2.5
+MAX_FILL_LABELS: Final = 12
 
 # colours: readable on white, distinct for the colour-blind (maker/taker: teal/orange)
 INK: Final = "#212529"
@@ -55,16 +79,19 @@ VWAP: Final = "#9c36b5"
 AVG: Final = "#2f9e44"
 MAKER: Final = "#0ca678"
 TAKER: Final = "#f76707"
+MAKER_TEXT: Final = "#087f5b"
+TAKER_TEXT: Final = "#d9480f"
 SCHEDULE: Final = "#1c7ed6"
 FILLED_LINE: Final = "#2b8a3e"
-OUTCOME_STYLE: Final = {  # fill, stroke
-    "filled": ("#1864ab", "#1864ab"),
-    "partial": ("#fab005", "#e67700"),
-    "cancelled": ("#ffffff", "#868e96"),
-    "open": ("#ffffff", "#1864ab"),
-    "rejected": ("#ffffff", "#e03131"),
+OUTCOME_STYLE: Final = {  # fill, stroke, dash
+    "filled": ("#1864ab", "#1864ab", ""),
+    "partial": ("#fab005", "#e67700", ""),
+    "cancelled": ("none", "#495057", "2 1.5"),
+    "open": ("none", "#1864ab", ""),
+    "rejected": ("none", "#e03131", ""),
 }
-"""Marker styles, in drawing order: hollow markers go on top of solid ones, so both show."""
+"""Marker styles, in drawing order: outlines (no fill) go on top of solid markers, so both show."""
+HOLLOW: Final = frozenset(outcome for outcome, (fill, _, _) in OUTCOME_STYLE.items() if fill == "none")
 OUTCOME_LABEL: Final = {
     "filled": "child filled",
     "partial": "child partly filled",
@@ -113,12 +140,65 @@ class FillMark:
     is_maker: bool
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FillCluster:
+    """Fills of one liquidity drawn as one dot: at their average price and quantity-weighted time."""
+
+    is_maker: bool
+    count: int
+    qty: Decimal
+    avg_price: Decimal
+    low: Decimal
+    high: Decimal
+    ts_ns: int
+    first_ns: int
+    last_ns: int
+
+
+def cluster_fills(
+    fills: Sequence[FillMark],
+    position: Callable[[int, Decimal], tuple[float, float]],
+    cell: tuple[float, float] = FILL_CELL_PX,
+) -> list[FillCluster]:
+    """The fills merged per (cell of the chart, maker or taker), in time order of the cells' first fill.
+
+    ``position`` maps a fill's (ts_ns, price) to chart pixels. Fills far apart stay one dot each;
+    a burst of fills at nearby prices becomes one dot carrying their total quantity.
+    """
+    width, height = cell
+    groups: dict[tuple[int, int, bool], list[FillMark]] = {}
+    for fill in fills:
+        x, y = position(fill.ts_ns, fill.price)
+        groups.setdefault((math.floor(x / width), math.floor(y / height), fill.is_maker), []).append(fill)
+    clusters = []
+    for members in groups.values():
+        qty = sum((fill.qty for fill in members), Decimal(0))
+        with localcontext(_CONTEXT):  # fills have a positive quantity
+            avg_price = sum((fill.price * fill.qty for fill in members), Decimal(0)) / qty
+            ts_ns = int(sum((fill.ts_ns * fill.qty for fill in members), Decimal(0)) / qty)
+        clusters.append(
+            FillCluster(
+                is_maker=members[0].is_maker,
+                count=len(members),
+                qty=qty,
+                avg_price=avg_price,
+                low=min(fill.price for fill in members),
+                high=max(fill.price for fill in members),
+                ts_ns=ts_ns,
+                first_ns=min(fill.ts_ns for fill in members),
+                last_ns=max(fill.ts_ns for fill in members),
+            )
+        )
+    return sorted(clusters, key=lambda cluster: (cluster.first_ns, not cluster.is_maker, cluster.avg_price))
+
+
 @dataclass(frozen=True, kw_only=True)
 class ReportSeries:
     """What the charts draw, in prices and sizes (quote and base units), timestamps in ns.
 
     ``mids`` are (ts_ns, mid) samples in time order; ``schedule`` is (ts_ns, target cumulative
-    quantity) for strategies that follow one (TWAP, VWAP), None for those that do not.
+    quantity) step points for strategies that follow one (TWAP, VWAP, POV): each target holds
+    until the next point, the last one until the deadline. None for those that follow none.
     """
 
     mids: Sequence[tuple[int, Decimal]]
@@ -138,8 +218,15 @@ class ReportSeries:
         *,
         schedule_lots: Iterable[tuple[int, int]] | None = None,
     ) -> ReportSeries:
-        """Build the series from the engine's own units: a plan, its children, mids in ticks."""
+        """Build the series from the engine's own units: a plan, its children, mids in ticks.
+
+        The mid path starts with the arrival mid at the parent's start, so it is drawn even when
+        the touch never moved while the parent worked (and whether or not anything filled).
+        """
         instrument = plan.instrument
+        mids = list(mids_ticks)
+        if not mids or mids[0][0] > plan.start_ns:
+            mids.insert(0, (plan.start_ns, plan.arrival_mid_ticks))
         orders = list(children)
         marks = [
             ChildMark(
@@ -170,7 +257,7 @@ class ReportSeries:
         )
         scale = instrument.price_scale
         return cls(
-            mids=[(ts, mid.scaleb(-scale)) for ts, mid in mids_ticks],
+            mids=[(ts, mid.scaleb(-scale)) for ts, mid in mids],
             band=instrument.price_decimal(plan.band_ticks),
             arrival=plan.arrival_mid_ticks.scaleb(-scale),
             children=marks,
@@ -220,7 +307,10 @@ def render_html(report: ExecutionReport, series: ReportSeries) -> str:
     times += [fill.ts_ns for fill in series.fills]
     times += [mark.submit_ns for mark in series.children]
     times += [ts for ts, _ in (series.schedule or ())]
+    if series.schedule and series.deadline_ns is not None:
+        times.append(series.deadline_ns)  # the schedule runs to the deadline: show all of it
     span_s = max((max(times) - t0) / NS_PER_S, 1e-3)
+    price_chart, pinned = _price_chart(report, series, span_s)
     title = f"Execution report {report.parent_id}"
     parts = [
         "<!DOCTYPE html>",
@@ -235,6 +325,7 @@ def render_html(report: ExecutionReport, series: ReportSeries) -> str:
         "<header>",
         f"<h1>{_e(title)}</h1>",
         f'<p class="sub">{_e(_subtitle(report))}</p>',
+        *_warnings(report),
         "</header>",
         '<section class="cards">',
         _figures(report),
@@ -242,8 +333,8 @@ def render_html(report: ExecutionReport, series: ReportSeries) -> str:
         "</section>",
         '<section class="chart">',
         "<h2>Price path, band, child orders and fills</h2>",
-        _price_chart(report, series, span_s),
-        _price_legend(report, series),
+        price_chart,
+        _price_legend(report, series, pinned),
         "</section>",
         '<section class="chart">',
         "<h2>Schedule against actual progress</h2>",
@@ -251,7 +342,8 @@ def render_html(report: ExecutionReport, series: ReportSeries) -> str:
         _progress_legend(series),
         "</section>",
         f"<footer>Generated from parent {_e(report.parent_id)}; times are seconds from the start "
-        f"({_e(_utc(report.start_ns))}). Prices in quote currency, sizes in base units.</footer>",
+        f"({_e(_utc(report.start_ns))}). Prices in quote currency, sizes in base units. Participation is our "
+        "filled quantity over the market's traded volume while the parent worked.</footer>",
         "</body>",
         "</html>",
     ]
@@ -265,6 +357,9 @@ font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,"DejaVu Sans",Arial,san
 h1{font-size:22px;margin:0 0 2px}
 h2{font-size:16px;margin:0 0 8px}
 .sub{margin:0 0 16px;color:#495057}
+.warn{margin:0 0 16px;padding:10px 14px;border:1px solid #ffa8a8;border-left:5px solid #c92a2a;
+border-radius:6px;background:#fff5f5;color:#862e2e}
+.warn p{margin:2px 0}
 .cards{display:flex;gap:16px;flex-wrap:wrap;margin-bottom:20px}
 .card{flex:1 1 300px;border:1px solid #dee2e6;border-radius:6px;padding:12px 14px;background:#f8f9fa}
 .card h2{font-size:14px;text-transform:uppercase;letter-spacing:.04em;color:#495057}
@@ -288,9 +383,22 @@ footer{color:#868e96;font-size:12px}
 def _subtitle(report: ExecutionReport) -> str:
     outcome = "completed" if report.completed else "not completed"
     return (
-        f"{report.side} {_plain(report.target_qty)} {report.symbol} · strategy {report.strategy} · "
+        f"{report.side} {_plain(report.target_qty)} {report.symbol} · strategy used {report.strategy_used} · "
         f"started {_utc(report.start_ns)} · {outcome} in {_fixed(report.duration_s, 3)} s"
     )
+
+
+def _warnings(report: ExecutionReport) -> list[str]:
+    if not report.warnings:
+        return []
+    body = "".join(f"<p>{_e(warning)}</p>" for warning in report.warnings)
+    return [f'<div class="warn" role="alert">{body}</div>']
+
+
+def _participation(report: ExecutionReport) -> str:
+    if report.participation is None:
+        return "n/a: no market trades"
+    return _percent(report.participation)
 
 
 def _figures(report: ExecutionReport) -> str:
@@ -305,6 +413,8 @@ def _figures(report: ExecutionReport) -> str:
         ("Child orders", str(report.child_orders), ""),
         ("Fills", str(report.fills), ""),
         ("Maker / taker (by qty)", share, ""),
+        ("Market volume in interval", _plain(report.market_volume), ""),
+        ("Participation", _participation(report), "cost" if report.warnings else ""),
         (
             "Time to complete" if report.completed else "Time worked (not completed)",
             f"{_fixed(report.duration_s, 3)} s",
@@ -318,7 +428,6 @@ def _figures(report: ExecutionReport) -> str:
         ("Slippage vs arrival", _bps(report.slippage_bps), _tone(report.slippage_bps)),
         ("Interval market VWAP", _opt(report.interval_vwap, price_places), ""),
         ("Slippage vs VWAP", _bps(report.vs_vwap_bps), _tone(report.vs_vwap_bps)),
-        ("Market volume in interval", _plain(report.market_volume), ""),
         ("Mid at end", "n/a" if report.end_mid is None else _plain(report.end_mid), ""),
         ("Fees", _plain(report.fees), _tone(report.fees)),
         ("Execution cost", _plain(report.execution_cost), _tone(report.execution_cost)),
@@ -341,7 +450,7 @@ def _strategy_card(report: ExecutionReport) -> str:
     notes = "".join(f"<li>{_e(note)}</li>" for note in report.notes) or "<li>(no notes)</li>"
     return (
         '<div class="card"><h2>Strategy</h2>'
-        f'<p class="why"><b>{_e(report.strategy)}</b>: {_e(report.selection_reason or "no reason given")}</p>'
+        f'<p class="why"><b>{_e(report.strategy_used)}</b>: {_e(report.selection_reason or "no reason given")}</p>'
         f'<h2>Plan notes</h2><ul class="notes">{notes}</ul></div>'
     )
 
@@ -436,7 +545,8 @@ class _Frame:
         return out
 
 
-def _price_chart(report: ExecutionReport, series: ReportSeries, span_s: float) -> str:
+def _price_chart(report: ExecutionReport, series: ReportSeries, span_s: float) -> tuple[str, bool]:
+    """The chart, and whether any child is priced off its scale (pinned to its edge)."""
     t0 = report.start_ns
     mids = downsample_minmax(series.mids)
     frame, band_on_scale = _price_frame(report, series, mids, span_s)
@@ -461,34 +571,40 @@ def _price_chart(report: ExecutionReport, series: ReportSeries, span_s: float) -
         labels.append((report.avg_price, f"avg fill {_fixed(report.avg_price, report.price_scale + 2)}", AVG))
     if mids:
         out.append(_mid_line(frame, mids, t0, max(report.end_ns, mids[-1][0])))
-    resting, markers = _child_marks(frame, series.children, t0, series.mids)
+    resting, solid, hollow = _child_marks(frame, series.children, t0, series.mids)
     out += resting
-    out += _fill_dots(frame, series.fills, t0)
-    out += markers  # over the dots, which are larger
+    out += solid
+    out += _fill_dots(frame, series.fills, t0, report.price_scale)  # see-through, over the children they fill
+    out += hollow  # outlines last: they hide nothing, and nothing hides them
     out += frame.labels(labels)
     out.append("</svg>")
-    return "\n".join(out)
+    pinned = any(mark.price is not None and not frame.low <= mark.price <= frame.high for mark in series.children)
+    return "\n".join(out), pinned
 
 
 def _price_frame(
     report: ExecutionReport, series: ReportSeries, mids: Sequence[tuple[int, Decimal]], span_s: float
 ) -> tuple[_Frame, bool]:
-    """The price range: everything drawn, and the band if it is on scale (returned as the flag).
+    """The price range: what the market and our fills did, and the band if it is on scale (the flag).
 
-    The band is drawn to scale unless it lies further from the prices than their own range
-    (at least 2 bps of price): then it would squash the path into a sliver, so it is only
-    marked at the chart's edge.
+    The range is the mids, the fills, the arrival mid, the VWAP and our average price. The band
+    and the children's limit prices join it unless they lie further from it than its own size
+    (at least 2 bps of price): then they would squash the path into a sliver (IOCs priced at
+    the band edge, say), so the band is only marked at the chart's edge and such children are
+    pinned to it.
     """
     prices: list[Decimal] = [series.arrival]
     prices += [mid for _, mid in mids]
     prices += [fill.price for fill in series.fills]
-    prices += [mark.price for mark in series.children if mark.price is not None]
     prices += [value for value in (report.avg_price, report.interval_vwap) if value is not None]
     low, high = min(prices), max(prices)
     reach = max(high - low, abs(high) * Decimal("0.0002"))
+    limits = [mark.price for mark in series.children if mark.price is not None]
+    near = [price for price in limits if low - reach <= price <= high + reach]
     band_on_scale = low - reach <= series.band <= high + reach
     if band_on_scale:
-        low, high = min(low, series.band), max(high, series.band)
+        near.append(series.band)
+    low, high = min([low, *near]), max([high, *near])
     low, high = _padded(low, high)
     return _Frame(PRICE_HEIGHT, span_s, low, high), band_on_scale
 
@@ -509,37 +625,96 @@ def _mid_line(frame: _Frame, mids: Sequence[tuple[int, Decimal]], t0: int, until
     )
 
 
-def _fill_dots(frame: _Frame, fills: Sequence[FillMark], t0: int) -> list[str]:
-    """A dot per fill, its area proportional to its size (the largest fill has radius 9)."""
-    biggest = max((fill.qty for fill in fills), default=Decimal(1)) or Decimal(1)
-    out = []
-    for fill in fills:
-        radius = 3.0 + 6.0 * math.sqrt(float(fill.qty / biggest))
-        colour = MAKER if fill.is_maker else TAKER
-        tip = f"fill {_plain(fill.qty)} @ {_plain(fill.price)} {'maker' if fill.is_maker else 'taker'}"
-        out.append(
-            f'<circle cx="{frame.x(fill.ts_ns, t0):.1f}" cy="{frame.y(fill.price):.1f}" r="{radius:.1f}" '
-            f'fill="{colour}" fill-opacity="0.85" stroke="#fff" stroke-width="1"><title>{_e(tip)}</title></circle>'
+def _fill_dots(frame: _Frame, fills: Sequence[FillMark], t0: int, price_scale: int) -> list[str]:
+    """A dot per cluster of fills (``cluster_fills``), its area proportional to the quantity.
+
+    The largest clusters also get their quantity written beside them, where it covers no other
+    dot or label (at most ``MAX_FILL_LABELS``, tried on the largest few times that many, none
+    for a dot under a twentieth of the largest: those are specks, and their numbers would only
+    crowd the big ones).
+    """
+    clusters = cluster_fills(fills, lambda ts, price: (frame.x(ts, t0), frame.y(price)))
+    biggest = max((cluster.qty for cluster in clusters), default=Decimal(1)) or Decimal(1)
+    biggest_first = sorted(clusters, key=lambda cluster: cluster.qty, reverse=True)
+    spots = [
+        (
+            frame.x(cluster.ts_ns, t0),
+            frame.y(cluster.avg_price),
+            max(FILL_MIN_RADIUS, FILL_MAX_RADIUS * math.sqrt(float(cluster.qty / biggest))),
         )
-    return out
+        for cluster in biggest_first
+    ]
+    dot_boxes = [(x - r, y - r, x + r, y + r) for x, y, r in spots]
+    dots: list[str] = []
+    placed: list[tuple[float, float, float, float]] = []
+    labels: list[str] = []
+    for index, (cluster, (x, y, radius)) in enumerate(zip(biggest_first, spots, strict=True)):
+        colour = MAKER if cluster.is_maker else TAKER
+        dots.append(
+            f'<circle cx="{x:.1f}" cy="{y:.1f}" r="{radius:.1f}" fill="{colour}" fill-opacity="0.8" stroke="#fff" '
+            f'stroke-width="1"><title>{_e(_cluster_tip(cluster, t0, price_scale))}</title></circle>'
+        )
+        text = _plain(cluster.qty)
+        width = 6.8 * len(text) + 2
+        right_of = (x + radius + 2, y - 8, x + radius + 2 + width, y + 6)
+        left_of = (x - radius - 2 - width, y - 8, x - radius - 2, y + 6)
+        worth_a_label = index < 3 * MAX_FILL_LABELS and len(labels) < MAX_FILL_LABELS and cluster.qty * 20 >= biggest
+        for box in (right_of, left_of) if worth_a_label else ():
+            inside = frame.left <= box[0] and box[2] <= frame.right
+            covers_a_dot = any(_overlap(box, other) for n, other in enumerate(dot_boxes) if n != index)
+            if inside and not covers_a_dot and not any(_overlap(box, other) for other in placed):
+                placed.append(box)
+                labels.append(
+                    f'<text x="{box[0] + 1:.1f}" y="{y + 4:.1f}" font-size="11.5" font-weight="600" '
+                    f'fill="{MAKER_TEXT if cluster.is_maker else TAKER_TEXT}" stroke="#fff" stroke-width="3" '
+                    f'paint-order="stroke">{_e(text)}</text>'
+                )
+                break
+    return dots[::-1] + labels  # small dots over large ones, labels over all
+
+
+def _overlap(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> bool:
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+
+def _cluster_tip(cluster: FillCluster, t0: int, price_scale: int) -> str:
+    liquidity = "maker" if cluster.is_maker else "taker"
+    if cluster.count == 1:
+        return f"{liquidity} fill {_plain(cluster.qty)} @ {_plain(cluster.low)}, {_seconds(cluster.first_ns, t0)} s"
+    prices = _plain(cluster.low) if cluster.low == cluster.high else f"{_plain(cluster.low)}-{_plain(cluster.high)}"
+    return (
+        f"{cluster.count} {liquidity} fills, {_plain(cluster.qty)} in all @ {prices} "
+        f"(average {_fixed(cluster.avg_price, price_scale + 2)}), "
+        f"{_seconds(cluster.first_ns, t0)}-{_seconds(cluster.last_ns, t0)} s"
+    )
+
+
+def _seconds(ts_ns: int, t0: int) -> str:
+    return _fixed(Decimal(ts_ns - t0).scaleb(-9), 3)
 
 
 def _child_marks(
     frame: _Frame, marks: Sequence[ChildMark], t0: int, mids: Sequence[tuple[int, Decimal]]
-) -> tuple[list[str], list[str]]:
-    """(resting lines, markers) for the children; markers ordered so hollow ones end on top."""
+) -> tuple[list[str], list[str], list[str]]:
+    """(resting lines, solid markers, outline markers) for the children.
+
+    Children that filled are solid; the others (rejected, cancelled, open) are outlines with no
+    fill, a size larger, meant to be drawn after everything else: one sent at the same time and
+    price as a replacement rings it instead of covering it.
+    """
     mid_times = [ts for ts, _ in mids]
     order = list(OUTCOME_STYLE)
     lines: list[str] = []
-    markers: list[str] = []
+    solid: list[str] = []
+    hollow: list[str] = []
     for mark in sorted(marks, key=lambda mark: (order.index(mark.outcome), mark.submit_ns)):
         price = mark.price
         if price is None:  # a market order: drawn at the mid when it went out
             if not mids:
                 continue
             price = mids[max(bisect.bisect_right(mid_times, mark.submit_ns) - 1, 0)][1]
-        fill, stroke = OUTCOME_STYLE[mark.outcome]
-        x, y = frame.x(mark.submit_ns, t0), frame.y(price)
+        fill, stroke, dash = OUTCOME_STYLE[mark.outcome]
+        x, y = frame.x(mark.submit_ns, t0), min(max(frame.y(price), frame.top), frame.bottom)  # off scale: pinned
         end_x = frame.right if mark.end_ns is None else frame.x(mark.end_ns, t0)
         if end_x > x + 1:
             lines.append(
@@ -550,32 +725,40 @@ def _child_marks(
             f"{mark.client_order_id}: {mark.side} {_plain(mark.qty)} @ {_plain(price)} {mark.tif}, "
             f"{mark.status}, filled {_plain(mark.filled_qty)}"
         )
-        markers.append(
-            f'<path d="{_triangle(x, y, mark.side)}" fill="{fill}" stroke="{stroke}" stroke-width="1.6">'
-            f"<title>{_e(tip)}</title></path>"
+        is_hollow = mark.outcome in HOLLOW
+        dashing = f' stroke-dasharray="{dash}"' if dash else ""
+        (hollow if is_hollow else solid).append(
+            f'<path d="{_triangle(x, y, mark.side, 9.5 if is_hollow else 7.0)}" fill="{fill}" stroke="{stroke}" '
+            f'stroke-width="1.8"{dashing}><title>{_e(tip)}</title></path>'
         )
-        if mark.outcome == "rejected":
-            markers.append(
-                f'<path d="M{x - 4:.1f},{y - 4:.1f}L{x + 4:.1f},{y + 4:.1f}'
-                f'M{x - 4:.1f},{y + 4:.1f}L{x + 4:.1f},{y - 4:.1f}" stroke="{stroke}" stroke-width="1.6"/>'
-            )
-    return lines, markers
+    return lines, solid, hollow
 
 
 def _triangle(x: float, y: float, side: Side, size: float = 7.0) -> str:
-    tip = -size if side is Side.BUY else size
-    return f"M{x:.1f},{y + tip:.1f}L{x - size * 0.9:.1f},{y - tip * 0.7:.1f}L{x + size * 0.9:.1f},{y - tip * 0.7:.1f}Z"
+    """An arrow head whose tip is at (x, y): below the price pointing up for a buy, above pointing down for a sell.
+
+    The price level itself stays clear for the fills' dots, which sit on it.
+    """
+    base = y + 1.6 * size if side is Side.BUY else y - 1.6 * size
+    return f"M{x:.1f},{y:.1f}L{x - size * 0.9:.1f},{base:.1f}L{x + size * 0.9:.1f},{base:.1f}Z"
 
 
 def _deadline(frame: _Frame, series: ReportSeries, t0: int) -> list[str]:
-    if series.deadline_ns is None or (series.deadline_ns - t0) / NS_PER_S > frame.span_s:
+    """The deadline as a dotted line, or, when the parent ended well before it, a note of when it was."""
+    if series.deadline_ns is None:
         return []
+    deadline_s = (series.deadline_ns - t0) / NS_PER_S
+    if deadline_s > frame.span_s:
+        return [
+            f'<text x="{frame.right - 6}" y="{frame.bottom - 6}" text-anchor="end" font-size="12" fill="{BAND}">'
+            f"deadline at {_e(_fixed(Decimal(series.deadline_ns - t0).scaleb(-9), 0))} s →</text>"
+        ]
     x = frame.x(series.deadline_ns, t0)
     return [
         f'<line x1="{x:.1f}" y1="{frame.top}" x2="{x:.1f}" y2="{frame.bottom}" stroke="{BAND}" '
         'stroke-width="1" stroke-dasharray="2 3"/>',
-        f'<text x="{x - 5:.1f}" y="{frame.top + 6}" text-anchor="end" font-size="12" fill="{BAND}" '
-        f'transform="rotate(-90 {x - 5:.1f} {frame.top + 6})">deadline</text>',
+        f'<text x="{x - 5:.1f}" y="{frame.bottom - 6}" font-size="12" fill="{BAND}" '
+        f'transform="rotate(-90 {x - 5:.1f} {frame.bottom - 6})">deadline</text>',
     ]
 
 
@@ -590,10 +773,11 @@ def _progress_chart(report: ExecutionReport, series: ReportSeries, span_s: float
     out.append(frame.hline(target, AXIS, "6 4"))
     labels = [(target, f"target {_plain(target)}", INK)]
     if series.schedule:
-        points = [f"{frame.x(ts, t0):.1f},{frame.y(qty):.1f}" for ts, qty in series.schedule]
+        until_ns = series.deadline_ns if series.deadline_ns is not None else t0 + round(span_s * NS_PER_S)
         out.append(
-            f'<polyline points="{" ".join(points)}" fill="none" stroke="{SCHEDULE}" stroke-width="2" '
-            'stroke-dasharray="6 3"/>'
+            f'<polyline points="{_schedule_points(frame, series.schedule, t0, until_ns)}" fill="none" '
+            f'stroke="{SCHEDULE}" stroke-width="2" stroke-dasharray="6 3" stroke-linejoin="miter">'
+            "<title>schedule: target cumulative quantity</title></polyline>"
         )
     cumulative = Decimal(0)
     steps = [f"{frame.left:.1f},{frame.y(cumulative):.1f}"]
@@ -610,11 +794,23 @@ def _progress_chart(report: ExecutionReport, series: ReportSeries, span_s: float
     return "\n".join(out)
 
 
+def _schedule_points(frame: _Frame, schedule: Sequence[tuple[int, Decimal]], t0: int, until_ns: int) -> str:
+    """The schedule as a step line: 0 before its first point, each target held to the next, the last to ``until_ns``."""
+    points: list[str] = []
+    previous_y = frame.y(Decimal(0))
+    for ts, qty in schedule:
+        x, y = frame.x(ts, t0), frame.y(qty)
+        points += [f"{x:.1f},{previous_y:.1f}", f"{x:.1f},{y:.1f}"]
+        previous_y = y
+    points.append(f"{frame.x(max(until_ns, schedule[-1][0]), t0):.1f},{previous_y:.1f}")
+    return " ".join(points)
+
+
 def _svg_open(height: int, label: str) -> str:
     return f'<svg viewBox="0 0 {WIDTH} {height}" width="{WIDTH}" height="{height}" role="img" aria-label="{_e(label)}">'
 
 
-def _price_legend(report: ExecutionReport, series: ReportSeries) -> str:
+def _price_legend(report: ExecutionReport, series: ReportSeries, pinned: bool) -> str:
     items = [
         _swatch_line(MID, "") + "mid",
         _swatch_line(BAND, "7 4") + "band edge (worst allowed price)",
@@ -630,12 +826,17 @@ def _price_legend(report: ExecutionReport, series: ReportSeries) -> str:
         items.append(_swatch_dot(TAKER) + "taker fill")
     outcomes = sorted({mark.outcome for mark in series.children}, key=list(OUTCOME_STYLE).index)
     for outcome in outcomes:
-        fill, stroke = OUTCOME_STYLE[outcome]
+        fill, stroke, dash = OUTCOME_STYLE[outcome]
+        dashing = f' stroke-dasharray="{dash}"' if dash else ""
         items.append(
-            f'<svg width="16" height="14" viewBox="0 0 16 14"><path d="{_triangle(8, 8, Side.BUY, 6)}" '
-            f'fill="{fill}" stroke="{stroke}" stroke-width="1.6"/></svg>' + _e(OUTCOME_LABEL[outcome])
+            f'<svg width="16" height="14" viewBox="0 0 16 14"><path d="{_triangle(8, 2, Side.BUY, 6)}" '
+            f'fill="{fill}" stroke="{stroke}" stroke-width="1.6"{dashing}/></svg>' + _e(OUTCOME_LABEL[outcome])
         )
-    items.append("size of dot = size of fill; ▲ buy, ▼ sell; line = time resting")
+    items.append(
+        "dot area = quantity filled (fills close in time and price are one dot; hover for details); "
+        "▲ buy, ▼ sell; line = time resting"
+        + ("; a child priced off the scale (at the band, say) sits at the chart's edge" if pinned else "")
+    )
     return '<div class="legend">' + "".join(f"<span>{item}</span>" for item in items) + "</div>"
 
 

@@ -11,8 +11,10 @@ Notation, for one parent (``s = +1`` for a buy, ``-1`` for a sell, so "against u
     q_i,p_i  each fill's quantity and price  F      filled quantity = sum(q_i)
     P_avg    sum(q_i * p_i) / F               P_end  mid at the end of the interval
     V        market VWAP over the interval   fees   sum of the fills' fees (paid > 0, rebate < 0)
+    M        market volume over the interval
 
     fill_rate      = F / Q
+    participation  = F / M                                     our share of the market's volume
     slippage_bps   = s * (P_avg - P0) / P0 * 10_000            positive = we paid more than the mid
     vs_vwap_bps    = s * (P_avg - V) / V * 10_000              positive = worse than the market
     execution_cost = s * sum(q_i * (p_i - P0))                 quote currency
@@ -30,17 +32,28 @@ it is unknown, and so are ``shortfall`` and ``shortfall_bps`` (None).
 Fees are summed as the venue reports them (Bybit's ``execFee``: positive paid, negative a
 maker rebate) and taken to be in the quote currency, as on linear contracts.
 
+``participation`` is our share of what traded while the parent worked: our filled quantity over
+the market's traded volume in the interval (None when the market traded nothing). A backtest's
+fills come from a model of the queue and the book, and no such model is trustworthy when we are a
+large part of the market: our own trades would have moved the price and thinned the queue ahead of
+us. So ``analyse`` adds a *warning* whenever the parent is more than ``PARTICIPATION_WARNING``
+(a quarter) of the interval's volume, Q > M / 4: that covers a participation above 25 % (F <= Q),
+a parent larger than everything the market traded, and a market that traded nothing at all. The
+quarter is well above what an execution algorithm aims for (POV's usual rate is 5-20 %) and
+well below the point where we would be the market. Warnings are separate from the plan's notes in
+``ExecutionReport`` and appended to them in ``to_dict()["notes"]``.
+
 ``duration_s`` is the time to complete: from the parent's start to its last fill when the
 target was filled, otherwise to the end of the interval (``end_ns``: the parent ran that long
 without completing). ``maker_share`` and ``taker_share`` are shares of the filled quantity.
 
-JSON (``ExecutionReport.to_dict``, ``StrategySummary.to_dict``, ``PerformanceLog.to_json``):
+JSON (``ExecutionReport.to_dict``, ``StrategyPerformance.to_dict``, ``PerformanceLog.to_json``):
 every number that is not a count or a timestamp is a decimal *string*, never a float, so a
 reader gets exactly what was computed. Exact values (sizes, the arrival and end mids, fees,
 costs) are written in full. Quotients are rounded half-even to fixed decimals: prices
 (``avg_price``, ``interval_vwap``) to ``price_scale + 6``, basis points to 4, ratios
-(``fill_rate``, shares) to 6, durations to 3 (milliseconds). Absent values are ``null``.
-Counts are integers, timestamps integer nanoseconds.
+(``fill_rate``, ``participation``, shares) to 6, durations to 3 (milliseconds). Absent values
+are ``null``. Counts are integers, timestamps integer nanoseconds.
 """
 
 from __future__ import annotations
@@ -61,11 +74,12 @@ from engine.tape import TapeReading
 __all__ = [
     "ExecutionReport",
     "analyse",
-    "StrategySummary",
+    "StrategyPerformance",
     "PerformanceLog",
     "PRECISION",
     "BPS",
     "NS_PER_DAY",
+    "PARTICIPATION_WARNING",
 ]
 
 PRECISION: Final = 40
@@ -78,6 +92,8 @@ BPS_PLACES: Final = 4
 RATIO_PLACES: Final = 6
 SECONDS_PLACES: Final = 3
 PRICE_EXTRA_PLACES: Final = 6
+PARTICIPATION_WARNING: Final = Decimal("0.25")
+"""Warn when the parent is more than this share of the market volume in its interval."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -87,9 +103,10 @@ class ExecutionReport:
     parent_id: str
     symbol: str
     side: Side
-    strategy: str
+    strategy_used: str  # the strategy that worked the order (SMART's choice, not "smart")
     selection_reason: str
-    notes: tuple[str, ...]
+    notes: tuple[str, ...]  # the plan's
+    warnings: tuple[str, ...]  # the TCA's: why some figures deserve less trust
     price_scale: int
     start_ns: int
     end_ns: int
@@ -106,6 +123,7 @@ class ExecutionReport:
     slippage_bps: Decimal | None
     interval_vwap: Decimal | None
     market_volume: Decimal
+    participation: Decimal | None
     vs_vwap_bps: Decimal | None
     # costs, quote currency
     fees: Decimal
@@ -129,9 +147,9 @@ class ExecutionReport:
             "parent_id": self.parent_id,
             "symbol": self.symbol,
             "side": str(self.side),
-            "strategy": self.strategy,
+            "strategy_used": self.strategy_used,
             "selection_reason": self.selection_reason,
-            "notes": list(self.notes),
+            "notes": [*self.notes, *self.warnings],
             "start_ns": self.start_ns,
             "end_ns": self.end_ns,
             "target_qty": _text(self.target_qty),
@@ -145,6 +163,7 @@ class ExecutionReport:
             "slippage_bps": _rounded(self.slippage_bps, BPS_PLACES),
             "interval_vwap": _rounded(self.interval_vwap, price_places),
             "market_volume": _text(self.market_volume),
+            "participation": _rounded(self.participation, RATIO_PLACES),
             "vs_vwap_bps": _rounded(self.vs_vwap_bps, BPS_PLACES),
             "fees": _text(self.fees),
             "execution_cost": _text(self.execution_cost),
@@ -196,6 +215,8 @@ def analyse(
         avg_price = notional / filled if filled_lots else None
         slippage_bps = None if avg_price is None else sign * (avg_price - arrival) / arrival * BPS
         vwap = end_reading.vwap_since(start_reading)
+        market_volume = end_reading.volume - start_reading.volume
+        participation = filled / market_volume if market_volume > 0 else None
         vs_vwap_bps = None if avg_price is None or vwap is None else sign * (avg_price - vwap) / vwap * BPS
         execution_cost = sign * (notional - arrival * filled)
         opportunity: Decimal | None
@@ -217,9 +238,10 @@ def analyse(
             parent_id=plan.parent_id,
             symbol=plan.symbol,
             side=plan.side,
-            strategy=strategy_used,
+            strategy_used=strategy_used,
             selection_reason=selection_reason,
             notes=tuple(plan.notes),
+            warnings=_participation_warning(target, filled, market_volume),
             price_scale=instrument.price_scale,
             start_ns=plan.start_ns,
             end_ns=end_ns,
@@ -233,7 +255,8 @@ def analyse(
             end_mid=end_mid,
             slippage_bps=slippage_bps,
             interval_vwap=vwap,
-            market_volume=end_reading.volume - start_reading.volume,
+            market_volume=market_volume,
+            participation=participation,
             vs_vwap_bps=vs_vwap_bps,
             fees=fees,
             execution_cost=execution_cost,
@@ -250,11 +273,30 @@ def analyse(
         )
 
 
+def _participation_warning(target: Decimal, filled: Decimal, market_volume: Decimal) -> tuple[str, ...]:
+    """The warning for a parent large against the interval's volume (see the module docstring)."""
+    if target <= market_volume * PARTICIPATION_WARNING:
+        return ()
+    if market_volume == 0:
+        return (
+            f"warning: the market traded nothing while this parent worked (we filled {_plain(filled)} of "
+            f"{_plain(target)}): no fill model is trustworthy there, read the fills as a guess",
+        )
+    share = _plain((filled / market_volume * 100).quantize(Decimal("0.1"), rounding=ROUND_HALF_EVEN))
+    parent_share = _plain((target / market_volume * 100).quantize(Decimal("0.1"), rounding=ROUND_HALF_EVEN))
+    return (
+        f"warning: the parent ({_plain(target)}) is {parent_share} % of the {_plain(market_volume)} the market "
+        f"traded while it worked, and our fills were {share} % of it; above "
+        f"{_plain(PARTICIPATION_WARNING * 100)} % no fill model is trustworthy, as our own trading would have "
+        "moved the price",
+    )
+
+
 # -- per strategy over a period ------------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class StrategySummary:
+class StrategyPerformance:
     """One strategy's reports in a window: the seed's ``get_performance_summary`` figures.
 
     Plain means over the reports: ``avg_fill_rate`` and ``avg_execution_time_s`` (of
@@ -262,7 +304,7 @@ class StrategySummary:
     (None if none did), as an unfilled parent has no slippage to average.
     """
 
-    strategy: str
+    strategy_used: str
     count: int
     avg_fill_rate: Decimal
     avg_execution_time_s: Decimal
@@ -284,7 +326,7 @@ class PerformanceLog:
     reports: list[ExecutionReport] = field(default_factory=list)
 
     def append(self, report: ExecutionReport) -> None:
-        """Record a finished parent (its ``end_ns`` and ``strategy`` are in the report)."""
+        """Record a finished parent (its ``end_ns`` and ``strategy_used`` are in the report)."""
         self.reports.append(report)
 
     def window(self, days: float, now_ns: int) -> list[ExecutionReport]:
@@ -294,11 +336,11 @@ class PerformanceLog:
         since_ns = now_ns - int(days * NS_PER_DAY)
         return [report for report in self.reports if since_ns <= report.end_ns <= now_ns]
 
-    def summary(self, days: float, now_ns: int) -> dict[str, StrategySummary]:
-        """Per strategy (sorted by name): count and mean fill rate, duration and slippage."""
+    def summary(self, days: float, now_ns: int) -> dict[str, StrategyPerformance]:
+        """Per strategy used (sorted by name): count and mean fill rate, duration and slippage."""
         groups: dict[str, list[ExecutionReport]] = {}
         for report in self.window(days, now_ns):
-            groups.setdefault(report.strategy, []).append(report)
+            groups.setdefault(report.strategy_used, []).append(report)
         return {name: _summarise(name, groups[name]) for name in sorted(groups)}
 
     def prune(self, days: float, now_ns: int) -> int:
@@ -322,12 +364,12 @@ class PerformanceLog:
         return json.dumps(document, indent=2, sort_keys=True)
 
 
-def _summarise(name: str, reports: Sequence[ExecutionReport]) -> StrategySummary:
+def _summarise(name: str, reports: Sequence[ExecutionReport]) -> StrategyPerformance:
     with localcontext(_CONTEXT):
         count = len(reports)
         slippages = [report.slippage_bps for report in reports if report.slippage_bps is not None]
-        return StrategySummary(
-            strategy=name,
+        return StrategyPerformance(
+            strategy_used=name,
             count=count,
             avg_fill_rate=sum((report.fill_rate for report in reports), Decimal(0)) / count,
             avg_execution_time_s=sum((report.duration_s for report in reports), Decimal(0)) / count,

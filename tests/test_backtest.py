@@ -86,7 +86,9 @@ def test_a_different_seed_changes_twap_slices() -> None:
 def test_smart_records_its_choice_and_reason() -> None:
     """SMART's choice and the reason for it are in the output and in the notes."""
     out = run(StrategyName.SMART)
-    assert out["strategy"] in {name.value.upper() for name in StrategyName} | {n.value for n in StrategyName}
+    assert out["strategy_used"] in {name.value for name in StrategyName} - {"smart"}  # what worked it, not SMART
+    assert "strategy" not in out  # the key the execution-core issue named is strategy_used
+    assert out["inputs"]["strategy"] == "smart"  # what was requested
     assert out["selection_reason"]
     assert any(note.startswith("SMART chose") for note in out["notes"])
 
@@ -123,7 +125,8 @@ def test_cli_backtest_json_and_html_report(tmp_path: Path, capsys: pytest.Captur
     assert main(argv) == 0
     out = orjson.loads(capsys.readouterr().out)
     for key in (
-        "inputs", "strategy", "selection_reason", "filled_qty", "fill_rate", "avg_price", "arrival_mid",
+        "inputs", "strategy_used", "selection_reason", "filled_qty", "fill_rate", "participation", "avg_price",
+        "arrival_mid",
         "slippage_bps", "interval_vwap", "vs_vwap_bps", "fees", "shortfall_bps", "child_orders", "duration_s",
         "wall_s", "children", "fills",
     ):  # fmt: skip

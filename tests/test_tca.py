@@ -170,6 +170,63 @@ def test_buy_to_dict_is_json_ready_with_decimal_strings() -> None:
     assert floats == []
 
 
+def test_to_dict_names_the_strategy_used() -> None:
+    """The execution-core issue named the key ``strategy_used``: what worked the order (SMART's choice)."""
+    plan = make_plan(Side.BUY)
+    data = run(plan, [child(plan, 1, 63, 1000, [(63, 1000, "0", False, 1)])], strategy="iceberg").to_dict()
+    assert data["strategy_used"] == "iceberg"
+    assert "strategy" not in data
+
+
+# -- participation -------------------------------------------------------------------------------
+
+
+def test_participation_is_our_fills_over_the_market_volume() -> None:
+    """800 filled while the market traded 4000: participation 0.2. The parent (1000) is exactly a
+    quarter of the volume, the edge of the warning: no warning."""
+    plan = make_plan(Side.BUY)
+    plan.notes.append("twap: a plan note")
+    children = [child(plan, 1, 63, 1000, [(63, 800, "0", False, 5)])]
+    report = run(plan, children, end_reading=tape("14000", "8760"), end_mid_ticks=D("63"))
+    assert report.market_volume == 4000
+    assert report.participation == D("0.2")
+    assert report.warnings == ()
+    data = report.to_dict()
+    assert data["participation"] == "0.200000"
+    assert data["notes"] == ["twap: a plan note"]
+
+
+def test_a_parent_large_against_the_market_volume_is_warned_about() -> None:
+    """The market traded 3000: the parent (1000) is a third of it, over the quarter. The warning
+    says so, and follows the plan's notes in the JSON."""
+    plan = make_plan(Side.BUY)
+    plan.notes.append("twap: a plan note")
+    children = [child(plan, 1, 63, 1000, [(63, 600, "0", False, 5)])]
+    report = run(plan, children, end_reading=tape("13000", "7000"), end_mid_ticks=D("63"))
+    assert report.participation == D("0.2")  # 600 / 3000: under the quarter, but the parent is not
+    assert report.notes == ("twap: a plan note",)
+    (warning,) = report.warnings
+    assert "33.3 % of the 3000" in warning and "20.0 %" in warning and "no fill model is trustworthy" in warning
+    assert report.to_dict()["notes"] == ["twap: a plan note", warning]
+    # our fills above a quarter of the volume warn as well (the parent is at least as large)
+    heavy = run(plan, [child(plan, 1, 63, 1000, [(63, 1000, "0", False, 5)])], end_reading=tape("12000", "7000"))
+    assert heavy.participation == D("0.5")
+    assert len(heavy.warnings) == 1 and "50.0 %" in heavy.warnings[0]
+
+
+def test_fills_while_the_market_traded_nothing_are_warned_about() -> None:
+    """No market trades in the interval (the XRPUSDT sample has none): participation is unknown
+    (null), and filling anything there is the least trustworthy case of all."""
+    plan = make_plan(Side.SELL)
+    report = run(plan, [child(plan, 1, 62, 1000, [(62, 400, "0", False, 5)])], end_reading=START)
+    assert report.market_volume == 0
+    assert report.participation is None
+    assert report.to_dict()["participation"] is None
+    (warning,) = report.warnings
+    assert "the market traded nothing" in warning and "we filled 400 of 1000" in warning
+    assert report.to_dict()["notes"] == [warning]
+
+
 # -- a sell, completed -------------------------------------------------------------------------
 
 
@@ -341,6 +398,7 @@ def test_performance_summary_json() -> None:
     assert "reports" not in document
     full = json.loads(log.to_json(7, now_ns, include_reports=True))
     assert [item["parent_id"] for item in full["reports"]] == ["A", "B", "C"]
+    assert [item["strategy_used"] for item in full["reports"]] == ["twap", "twap", "sniper"]
 
 
 def test_performance_log_prune_and_bad_window() -> None:

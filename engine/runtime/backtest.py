@@ -29,7 +29,7 @@ from typing import Any
 
 from engine.clock import NS_PER_MS, NS_PER_S, SimClock
 from engine.commands import ResyncBook
-from engine.desk import Strategy
+from engine.desk import Strategy, StrategySummary
 from engine.engine import Engine
 from engine.enums import BookState
 from engine.events import BookDelta, Event, ParentFinished
@@ -333,9 +333,7 @@ class Backtest:
         tape = self.engine.tapes[plan.symbol]
         book = self.engine.books.book(plan.symbol)
         end_mid = book.mid_ticks() if book is not None and book.state is BookState.SYNCED else None
-        chosen = getattr(strategy, "chosen", None)
-        used = str(chosen) if chosen is not None else plan.config.strategy.value
-        reason = str(getattr(strategy, "reason", "") or f"{plan.config.strategy.value} was requested")
+        summary = strategy.summary()
         assert self._start_reading is not None
         report = analyse(
             plan,
@@ -344,8 +342,8 @@ class Backtest:
             end_reading=tape.reading(end_ns),
             end_mid_ticks=end_mid,
             end_ns=end_ns,
-            strategy_used=used,
-            selection_reason=reason,
+            strategy_used=summary.strategy_used,
+            selection_reason=summary.reason,
         )
         outcome = strategy.outcome if self._finished_ns is not None else "data ended before the parent finished"
         return BacktestResult(
@@ -354,11 +352,11 @@ class Backtest:
             plan=plan,
             report=report,
             children=children,
-            series=self._series(plan, children, strategy),
+            series=self._series(plan, children, summary),
             messages=messages,
             wall_s=wall_s,
             outcome=outcome,
-            notes=list(plan.notes),
+            notes=[*report.notes, *report.warnings],
         )
 
     def _why_not_started(self) -> str:
@@ -376,10 +374,9 @@ class Backtest:
         after = f" at or after --start {utc_time(start_ns)}" if start_ns is not None else ""
         return f"the {symbol} book never became SYNCED{after}"
 
-    def _series(self, plan: ParentPlan, children: list[ChildOrder], strategy: object) -> ReportSeries:
-        schedule_of = getattr(strategy, "schedule", None)
-        schedule = schedule_of() if callable(schedule_of) else None
-        return ReportSeries.from_plan(plan, children, self._mids, schedule_lots=schedule)
+    def _series(self, plan: ParentPlan, children: list[ChildOrder], summary: StrategySummary) -> ReportSeries:
+        """The charts' data: the mids sampled while the parent worked, the strategy's schedule if it has one."""
+        return ReportSeries.from_plan(plan, children, self._mids, schedule_lots=summary.schedule or None)
 
 
 def _child_dict(child: ChildOrder, instrument: Instrument | None) -> dict[str, Any]:
