@@ -16,7 +16,7 @@ from decimal import Decimal
 import pytest
 
 from engine.book import OrderBook
-from engine.clock import NS_PER_MS, NS_PER_S
+from engine.clock import NS_PER_MS, NS_PER_S, SimClock
 from engine.commands import SubmitOrder
 from engine.enums import OrderStatus, OrderType, Side, TimeInForce
 from engine.events import BookDelta, TradeApiReplied
@@ -81,7 +81,8 @@ def test_a_venue_sharing_a_book_it_never_saw_a_message_of_learns_its_rules_from_
     """The first order reaches a venue that shares the engine's book before any market event does."""
     book = OrderBook("BTCUSDT", 50, None)  # rules inferred from the snapshot, as without --instruments
     book.apply(snapshot())
-    venue = SimBybit({}, order_latency_ns=NS_PER_MS, response_latency_ns=NS_PER_MS)
+    clock = SimClock(1_733_011_200 * NS_PER_S)
+    venue = SimBybit({}, order_latency_ns=NS_PER_MS, response_latency_ns=NS_PER_MS, clock=clock)
     venue.share_book(book)
     order = SubmitOrder(
         client_order_id="V1-1",
@@ -93,8 +94,9 @@ def test_a_venue_sharing_a_book_it_never_saw_a_message_of_learns_its_rules_from_
         price_ticks=9_500_000,
         time_in_force=TimeInForce.GTC,
     )
-    venue.send(order, 0)
-    replies = [e for _, _, raw in venue.pop_due(2 * NS_PER_MS) for e in BybitCodec().parse(raw, 0)]
+    venue.send(order)
+    frames = venue.pop_due(clock.now_ns() + 2 * NS_PER_MS)
+    replies = [event for _, _, raw in frames for event in BybitCodec().parse(raw, 0)]
     assert [(r.ret_code, r.message) for r in replies if isinstance(r, TradeApiReplied)] == [(0, "OK")]
 
 

@@ -14,7 +14,8 @@ import msgspec
 import orjson
 import pytest
 
-from engine.commands import AmendOrder, CancelAllOrders, CancelOrder, ResyncBook, SubmitOrder
+from engine.clock import SimClock
+from engine.commands import AmendOrder, CancelAllOrders, CancelOrder, Command, ResyncBook, SubmitOrder
 from engine.enums import OrderStatus, OrderType, Side, TimeInForce
 from engine.events import (
     BookDelta,
@@ -83,9 +84,16 @@ def submit(
 
 
 def venue(**kwargs: Any) -> SimBybit:
-    sim = SimBybit(INSTRUMENTS, **kwargs)
+    sim = SimBybit(INSTRUMENTS, clock=SimClock(T0 - 100 * MS), **kwargs)
     sim.on_market(snapshot(), T0 - 100 * MS)
     return sim
+
+
+def send_at(sim: SimBybit, command: Command, now_ns: int) -> None:
+    """The engine sends ``command`` at ``now``: the venue reads the time from its clock, as live."""
+    assert isinstance(sim.clock, SimClock)
+    sim.clock.set_time(now_ns)
+    sim.send(command)
 
 
 def parse(frames: Frames) -> list[Event]:
@@ -105,7 +113,7 @@ def kinds(events: list[Event]) -> list[str]:
 def test_ack_and_taker_fills_arrive_after_order_and_response_latency() -> None:
     """A market buy sent at T0 reaches the exchange at T0+5ms; reply, fills and status come at T0+10ms."""
     sim = venue()
-    sim.send(submit("P1-1", Side.BUY, "0.300"), T0)
+    send_at(sim, submit("P1-1", Side.BUY, "0.300"), T0)
     assert sim.next_due_ns() == T0 + 5 * MS
     assert sim.pop_due(T0 + 5 * MS) == []  # matched now; nothing delivered yet
     assert sim.next_due_ns() == T0 + 10 * MS
@@ -150,7 +158,7 @@ def test_ack_and_taker_fills_arrive_after_order_and_response_latency() -> None:
 def test_resting_order_fills_from_later_market_data_arrive_after_response_latency() -> None:
     """A buy resting behind 1.000 fills 0.050 on a 1.050 sell trade at T; the push comes at T+5ms."""
     sim = venue()
-    sim.send(submit("P1-1", Side.BUY, "0.100", "95000.0"), T0)
+    send_at(sim, submit("P1-1", Side.BUY, "0.100", "95000.0"), T0)
     acks = parse(sim.pop_due(T0 + 10 * MS))
     assert kinds(acks) == ["TradeApiReplied", "OrderUpdated"]
     assert isinstance(acks[1], OrderUpdated) and acks[1].status is OrderStatus.NEW and acks[1].avg_price is None
@@ -174,7 +182,7 @@ def test_resting_order_fills_from_later_market_data_arrive_after_response_latenc
 def test_market_data_after_a_command_arrived_is_matched_after_it() -> None:
     """on_market at T0+6ms first matches the buy that arrived at T0+5ms, so the trade can fill it."""
     sim = venue()
-    sim.send(submit("P1-1", Side.BUY, "0.100", "95000.0"), T0)
+    send_at(sim, submit("P1-1", Side.BUY, "0.100", "95000.0"), T0)
     sim.on_market(trade("95000.0", "1.020", Side.SELL, T0 + 6 * MS), T0 + 6 * MS)
     frames = sim.pop_due(T0 + 11 * MS)
     assert [when for when, _, _ in frames] == [T0 + 10 * MS, T0 + 10 * MS, T0 + 11 * MS, T0 + 11 * MS]
@@ -186,7 +194,7 @@ def test_market_data_after_a_command_arrived_is_matched_after_it() -> None:
 def test_a_command_arriving_with_a_market_event_is_matched_first() -> None:
     """A tie at the exchange: the command that arrives at t is matched before the trade stamped t."""
     sim = venue()
-    sim.send(submit("P1-1", Side.BUY, "0.100", "95000.0"), T0)
+    send_at(sim, submit("P1-1", Side.BUY, "0.100", "95000.0"), T0)
     sim.on_market(trade("95000.0", "1.100", Side.SELL, T0 + 5 * MS), T0 + 5 * MS)
     events = parse(sim.pop_due(T0 + 10 * MS))
     assert kinds(events) == ["TradeApiReplied", "OrderUpdated", "OrderFilled", "OrderUpdated"]
@@ -197,9 +205,9 @@ def test_latency_jitter_is_seeded_and_never_reorders_commands() -> None:
 
     def run(seed: int) -> Frames:
         sim = venue(order_latency_jitter_ns=4 * MS, seed=seed)
-        sim.send(submit("P1-1", Side.BUY, "0.100", "95000.0"), T0)
-        sim.send(AmendOrder(client_order_id="P1-1", symbol=SYM, qty_lots=50), T0)
-        sim.send(CancelOrder(client_order_id="P1-1", symbol=SYM), T0)
+        send_at(sim, submit("P1-1", Side.BUY, "0.100", "95000.0"), T0)
+        send_at(sim, AmendOrder(client_order_id="P1-1", symbol=SYM, qty_lots=50), T0)
+        send_at(sim, CancelOrder(client_order_id="P1-1", symbol=SYM), T0)
         return sim.pop_due(T0 + 20 * MS)
 
     first = run(7)
@@ -216,7 +224,7 @@ def test_latency_jitter_is_seeded_and_never_reorders_commands() -> None:
 def test_frames_have_bybit_v5_shapes() -> None:
     """Reply, order and execution frames carry Bybit's keys, with numbers as decimal strings."""
     sim = venue()
-    sim.send(submit("P1-1", Side.BUY, "0.300", "95000.5"), T0)
+    send_at(sim, submit("P1-1", Side.BUY, "0.300", "95000.5"), T0)
     reply, execution, order = (orjson.loads(raw) for _, _, raw in sim.pop_due(T0 + 10 * MS))
     assert list(reply) == ["reqId", "retCode", "retMsg", "op", "data", "retExtInfo", "header", "connId"]
     assert reply["data"] == {"orderId": "sim-1", "orderLinkId": "P1-1"} and reply["retExtInfo"] == {}
@@ -293,7 +301,7 @@ def test_refused_create_is_a_reply_only_and_the_tracker_rejects_the_child() -> N
     )
     tracker, _ = tracked()
     tracker.register(bad, T0)
-    sim.send(bad, T0)
+    send_at(sim, bad, T0)
     frames = sim.pop_due(T0 + 10 * MS)
     assert [stream for _, stream, _ in frames] == [TRADE_STREAM]
     assert orjson.loads(frames[0][2])["data"] == {}
@@ -306,11 +314,11 @@ def test_refused_create_is_a_reply_only_and_the_tracker_rejects_the_child() -> N
 def test_amend_and_cancel_replies_map_back_to_the_child() -> None:
     """reqIds follow engine.ids: a0:/a1: for successive amends, x: for the cancel; a late cancel gets 110001."""
     sim = venue()
-    sim.send(submit("P1-1", Side.BUY, "0.100", "95000.0"), T0)
-    sim.send(AmendOrder(client_order_id="P1-1", symbol=SYM, qty_lots=80), T0)
-    sim.send(AmendOrder(client_order_id="P1-1", symbol=SYM, price_ticks=INST.ticks("94999.5")), T0)
-    sim.send(CancelOrder(client_order_id="P1-1", symbol=SYM), T0)
-    sim.send(CancelOrder(client_order_id="P1-1", symbol=SYM), T0)
+    send_at(sim, submit("P1-1", Side.BUY, "0.100", "95000.0"), T0)
+    send_at(sim, AmendOrder(client_order_id="P1-1", symbol=SYM, qty_lots=80), T0)
+    send_at(sim, AmendOrder(client_order_id="P1-1", symbol=SYM, price_ticks=INST.ticks("94999.5")), T0)
+    send_at(sim, CancelOrder(client_order_id="P1-1", symbol=SYM), T0)
+    send_at(sim, CancelOrder(client_order_id="P1-1", symbol=SYM), T0)
     events = parse(sim.pop_due(T0 + 10 * MS))
     replies = [(e.op, e.req_id, e.ret_code) for e in events if isinstance(e, TradeApiReplied)]
     assert replies == [
@@ -333,10 +341,10 @@ def test_amend_and_cancel_replies_map_back_to_the_child() -> None:
 def test_cancel_all_sends_order_pushes_only() -> None:
     """Cancel-all has no trade-websocket reply: one order push lists every order it cancelled."""
     sim = venue()
-    sim.send(submit("P1-1", Side.BUY, "0.100", "95000.0"), T0)
-    sim.send(submit("P1-2", Side.SELL, "0.100", "95001.0"), T0)
+    send_at(sim, submit("P1-1", Side.BUY, "0.100", "95000.0"), T0)
+    send_at(sim, submit("P1-2", Side.SELL, "0.100", "95001.0"), T0)
     sim.pop_due(T0 + 10 * MS)
-    sim.send(CancelAllOrders(symbol=SYM), T0 + 20 * MS)
+    send_at(sim, CancelAllOrders(symbol=SYM), T0 + 20 * MS)
     frames = sim.pop_due(T0 + 30 * MS)
     assert [(when, stream) for when, stream, _ in frames] == [(T0 + 30 * MS, PRIVATE_STREAM)]
     updates = parse(frames)
@@ -352,7 +360,7 @@ def test_spot_cancel_after_fills_is_partially_filled_canceled() -> None:
     cmd = submit("P1-1", Side.BUY, "0.300", "95000.5", TimeInForce.IOC)
     tracker, emitted = tracked()
     tracker.register(cmd, T0)
-    sim.send(cmd, T0)
+    send_at(sim, cmd, T0)
     frames = sim.pop_due(T0 + 10 * MS)
     order_record = orjson.loads(frames[-1][2])["data"][0]
     assert order_record["orderStatus"] == "PartiallyFilledCanceled" and "createType" not in order_record
@@ -393,7 +401,7 @@ def test_order_tracker_fed_by_sim_frames_ends_filled_with_the_right_lots_and_fee
     cmd = submit("P1-1", Side.BUY, "0.400", "95000.5")
     tracker, emitted = tracked()
     tracker.register(cmd, T0)
-    sim.send(cmd, T0)
+    send_at(sim, cmd, T0)
     feed(tracker, sim.pop_due(T0 + 10 * MS))
     child = tracker.get("P1-1")
     assert child is not None and child.status is OrderStatus.PARTIALLY_FILLED and child.filled_lots == 200
@@ -422,7 +430,7 @@ def test_order_tracker_fed_by_sim_frames_ends_filled_with_the_right_lots_and_fee
 def test_non_order_commands_and_other_events_are_ignored() -> None:
     """ResyncBook and a ticker change nothing and schedule nothing."""
     sim = venue()
-    sim.send(ResyncBook(symbol=SYM, depth=50), T0)
+    send_at(sim, ResyncBook(symbol=SYM, depth=50), T0)
     sim.on_market(TickerUpdated(ts_event_ns=T0, ts_recv_ns=T0, symbol=SYM), T0)
     assert sim.next_due_ns() is None and (sim.ignored_commands, sim.ignored_events) == (1, 1)
 
@@ -441,4 +449,4 @@ def test_exchange_time_of_market_events() -> None:
 def test_negative_latency_is_refused() -> None:
     """Latencies are durations."""
     with pytest.raises(ValueError, match="latencies"):
-        SimBybit(INSTRUMENTS, order_latency_ns=-1)
+        SimBybit(INSTRUMENTS, order_latency_ns=-1, clock=SimClock())

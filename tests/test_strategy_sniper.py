@@ -257,7 +257,7 @@ def test_a_backtest_snipes_in_several_children_each_a_share_of_the_liquidity_lef
             taken[event.price_ticks] = taken.get(event.price_ticks, 0) + event.qty_lots
         handle(event)
 
-    def record(command: Command, now_ns: int) -> None:
+    def record(command: Command) -> None:
         plan, book = backtest.plan, backtest.engine.books.book("BTCUSDT")
         if isinstance(command, SubmitOrder) and plan is not None and book is not None:
             left = sum(
@@ -265,7 +265,7 @@ def test_a_backtest_snipes_in_several_children_each_a_share_of_the_liquidity_lef
                 for price, size in book.side(Side.SELL).levels_within_key(plan.band_ticks)
             )
             sends.append((command, left, market_events))
-        send(command, now_ns)
+        send(command)
 
     backtest.engine.handle = observe  # type: ignore[method-assign]
     backtest.venue.send = record  # type: ignore[method-assign]

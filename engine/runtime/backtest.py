@@ -40,6 +40,7 @@ from engine.parent import ParentOrder, ParentPlan
 from engine.report import ReportSeries
 from engine.tape import TapeReading
 from engine.tca import ExecutionReport, analyse
+from engine.venue import Venue
 from feeds.bybit.codec import BybitCodec
 from feeds.bybit.sim_venue import SimBybit
 from strategies import make_strategy
@@ -152,6 +153,7 @@ class Backtest:
             maker_fee=self.settings.maker_fee,
             taker_fee=self.settings.taker_fee,
             seed=self.settings.seed,
+            clock=self.clock,
         )
         self._profile = profile
         self._delayed: list[tuple[int, int, list[Event]]] = []
@@ -260,11 +262,12 @@ class Backtest:
                 self._deliver(events)
 
     def _flush(self) -> None:
+        venue: Venue = self.venue  # the engine's side of the venue is the live gateway's: send only
         for command in self.engine.commands_to_send():
             if isinstance(command, ResyncBook):
                 self.resyncs_ignored += 1  # a replay cannot ask for a snapshot: wait for the next one
             else:
-                self.venue.send(command, self.clock.now_ns())
+                venue.send(command)
 
     # -- the parent ---------------------------------------------------------------------------
     def _maybe_start(self) -> None:

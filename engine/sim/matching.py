@@ -332,7 +332,9 @@ class MatchingEngine:
     """Our orders against replayed books and trades. See the module docstring for the model."""
 
     def __init__(self, instruments: Mapping[str, Instrument], fees: Fees, *, seed: int = 0) -> None:
-        self.instruments: dict[str, Instrument] = dict(instruments)
+        # The caller's registry itself when it is a dict: a backtest shares one between the engine
+        # and the venue, so rules the engine learns (from a snapshot) are the venue's at once.
+        self.instruments: dict[str, Instrument] = instruments if isinstance(instruments, dict) else dict(instruments)
         self._shared: set[str] = set()
         self.fees = fees
         self.seed = seed

@@ -1,9 +1,12 @@
 """The simulated Bybit venue for backtests: latency, the matching engine, and Bybit v5 frames out.
 
 ``SimBybit`` takes the engine's order commands like the live gateway does and answers with the
-exact bytes Bybit would send, so a backtest runs the same codec and order tracker as live:
+exact bytes Bybit would send, so a backtest runs the same codec and order tracker as live. Order
+commands go over the wire both ways: encoded as the live gateway encodes them and decoded on
+arrival as Bybit decodes them (``feeds.bybit.order_wire``), so every backtest checks the encoder.
 
-* ``send(command, now_ns)``: the engine hands over a command at ``now``; it reaches the
+* ``send(command)`` (the ``engine.venue.Venue`` seam, as live): the engine hands over a command at the
+  clock's ``now``, written by ``feeds.bybit.order_wire.encode_order`` as Bybit's request; it reaches the
   exchange at ``now + order_latency_ns`` (plus a seeded jitter in ``[0, order_latency_jitter_ns]``
   if set). Commands never overtake each other, as on one websocket connection.
 * ``on_market(event, now_ns)``: a ``BookDelta`` or ``TradePrinted`` at exchange time ``now``
@@ -56,6 +59,7 @@ from typing import Any, Final
 import orjson
 
 from engine.book import OrderBook
+from engine.clock import Clock
 from engine.commands import AmendOrder, CancelAllOrders, CancelOrder, Command, SubmitOrder
 from engine.enums import OrderStatus
 from engine.events import BookDelta, Event, TradePrinted
@@ -72,6 +76,8 @@ from engine.sim.matching import (
     StatusChanged,
     value_of,
 )
+from feeds.bybit.order_wire import CODE_PARAMS, OrderDecodeError, OrderRequest, decode_order, encode_order
+from feeds.bybit.outgoing import RequestError, parse_request
 
 __all__ = ["SimBybit", "TRADE_STREAM", "PRIVATE_STREAM", "RATE_LIMIT_PER_S"]
 
@@ -104,6 +110,7 @@ class SimBybit:
         order_latency_jitter_ns: int = 0,
         market_data_latency_ns: int | None = None,
         fee_currency: str | None = None,
+        clock: Clock,
     ) -> None:
         if min(order_latency_ns, response_latency_ns, order_latency_jitter_ns) < 0:
             raise ValueError("latencies must be >= 0")
@@ -116,9 +123,12 @@ class SimBybit:
         self.matching = MatchingEngine(instruments, Fees(maker_fee, taker_fee), seed=seed)
         self.instruments: dict[str, Instrument] = self.matching.instruments  # one set of rules, learnt or given
         self.conn_id = f"sim-{seed}"
+        self.clock = clock
         self._fee_currency = fee_currency
         self._rng = random.Random(seed)
-        self._arrivals: list[tuple[int, int, OrderCommand, str]] = []  # (arrival, order, command, reqId)
+        # (arrival, order, command, reqId, the request frame as sent, or why it could not be written;
+        # None for cancel-all, a REST call)
+        self._arrivals: list[tuple[int, int, OrderCommand, str, bytes | str | None]] = []
         self._outbox: list[tuple[int, int, str, bytes]] = []  # (delivery, order, stream, frame)
         self._order = 0
         self._last_arrival_ns = 0
@@ -130,25 +140,46 @@ class SimBybit:
         self.ignored_commands = 0
         self.ignored_events = 0
 
-    # -- the driver's side ----------------------------------------------------------------------
-    def send(self, command: Command, now_ns: int) -> None:
-        """Hand a command to the venue at ``now``; non-order commands (``ResyncBook``) are ignored."""
+    # -- the engine's side: the Venue interface ------------------------------------------------
+    def send(self, command: Command) -> None:
+        """Send a command now (``clock``), as the live gateway does; its effects come back as frames.
+
+        Order commands are written as Bybit's trade-API request by ``encode_order`` (the live
+        gateway's encoder) and read back on arrival by ``decode_order``, as Bybit reads them.
+        Non-order commands (``ResyncBook``) are ignored.
+        """
         if not isinstance(command, SubmitOrder | AmendOrder | CancelOrder | CancelAllOrders):
             self.ignored_commands += 1
             return
-        req_id = ""
-        if isinstance(command, AmendOrder):
-            attempt = self._amends.get(command.client_order_id, 0)
-            self._amends[command.client_order_id] = attempt + 1
-            req_id = request_id("order.amend", command.client_order_id, attempt)
-        elif not isinstance(command, CancelAllOrders):
-            req_id = request_id(_OPS[type(command)], command.client_order_id)
+        now_ns = self.clock.now_ns()
+        req_id, frame = "", None  # type: str, bytes | str | None
+        if not isinstance(command, CancelAllOrders):
+            if isinstance(command, AmendOrder):
+                attempt = self._amends.get(command.client_order_id, 0)
+                self._amends[command.client_order_id] = attempt + 1
+                req_id = request_id("order.amend", command.client_order_id, attempt)
+            else:
+                req_id = request_id(_OPS[type(command)], command.client_order_id)
+            frame = self._encode(command, req_id, now_ns)
         latency = self.order_latency_ns
         if self.order_latency_jitter_ns:
             latency += self._rng.randint(0, self.order_latency_jitter_ns)
         arrival = self._last_arrival_ns = max(now_ns + latency, self._last_arrival_ns)
-        heapq.heappush(self._arrivals, (arrival, self._next_order(), command, req_id))
+        heapq.heappush(self._arrivals, (arrival, self._next_order(), command, req_id, frame))
 
+    def _encode(self, command: OrderRequest, req_id: str, now_ns: int) -> bytes | str:
+        """The request frame, or why the gateway could not write it (no rules for the symbol, say)."""
+        instrument = self.matching.instrument(command.symbol)
+        if instrument is None:
+            return f"unknown symbol {command.symbol}"
+        try:
+            return encode_order(
+                command, instrument, category=self.category, req_id=req_id, timestamp_ms=now_ns // NS_PER_MS
+            )
+        except ValueError as exc:
+            return f"the request cannot be written: {exc}"
+
+    # -- the exchange's side: what the backtest driver, as the simulated world, calls ------------
     def wants_market(self, symbol: str) -> bool:
         """See ``MatchingEngine.wants_market``; also true while commands are on their way."""
         return bool(self._arrivals) or self.matching.wants_market(symbol)
@@ -198,9 +229,21 @@ class SimBybit:
     def _run_arrivals(self, until_ns: int) -> None:
         arrivals = self._arrivals
         while arrivals and arrivals[0][0] <= until_ns:
-            arrival, _, command, req_id = heapq.heappop(arrivals)
+            arrival, _, sent, req_id, frame = heapq.heappop(arrivals)
             now_ns = self._now_ns = max(arrival, self._now_ns)
             matching = self.matching
+            command: OrderCommand = sent
+            if not isinstance(sent, CancelAllOrders):
+                try:
+                    if not isinstance(frame, bytes):
+                        raise OrderDecodeError(CODE_PARAMS, frame or "no request")
+                    command = decode_order(parse_request(frame), matching.instruments)
+                except (OrderDecodeError, RequestError) as exc:
+                    refused = Refused(
+                        command=sent, code=getattr(exc, "code", CODE_PARAMS), message=str(exc), ts_ns=now_ns
+                    )
+                    self._emit([refused], now_ns, _OPS[type(sent)], req_id)
+                    continue
             if isinstance(command, SubmitOrder):
                 reports = matching.submit(command, now_ns)
             elif isinstance(command, AmendOrder):
