@@ -348,7 +348,7 @@ def child_problem(
     """Why ``order`` may not leave the engine for ``plan``, or None if it may.
 
     ``committed_lots`` is the parent's filled quantity plus what its open children still show.
-    One function, so the desk and the strategy test harness apply exactly the same rules.
+    A pure function of its arguments, so the rules can be read (and asked) apart from the desk.
     """
     instrument = plan.instrument
     parsed = parse_child_id(order.client_order_id)

@@ -10,7 +10,7 @@ from engine.events import ChildFilled
 from engine.parent import StrategyName
 from strategies.base import StrategyState
 from strategies.iceberg import Iceberg
-from tests.strategy_harness import MID_ASK, MID_BID, Driver, FakeView, S, default_book, ladder, make_plan, started
+from tests.strategy_harness import MID_ASK, MID_BID, Driver, Market, S, default_book, ladder, make_plan, started
 
 
 def iceberg(**kw: object) -> tuple[Driver, Iceberg]:
@@ -103,7 +103,7 @@ def test_refill_joins_the_touch_of_the_moment() -> None:
 
 def test_visible_size_can_be_randomised_with_the_seed() -> None:
     def sizes(seed: int) -> list[int]:
-        view = FakeView()
+        view = Market()
         default_book(view)
         plan = make_plan(view, strategy=StrategyName.ICEBERG, qty="5.000", chunk_size=Decimal("0.200"))
         driver = Driver(Iceberg(plan, seed=seed, visible_jitter=0.3), view)
@@ -133,7 +133,7 @@ def test_leftovers_are_cancelled_at_the_time_limit() -> None:
 
 
 def test_the_strategy_alone_cancels_at_its_deadline_timer() -> None:
-    view = FakeView()
+    view = Market()
     default_book(view)
     plan = make_plan(view, strategy=StrategyName.ICEBERG, time_limit_s=30)
     driver = Driver(Iceberg(plan), view, deadline_stop=False)

@@ -18,7 +18,7 @@ from strategies.smart import MarketInputs, Smart, choose, measure
 from strategies.sniper import Sniper
 from strategies.twap import Twap
 from strategies.vwap import Vwap
-from tests.strategy_harness import MID_ASK, MID_BID, Driver, FakeView, S, default_book, ladder, make_plan
+from tests.strategy_harness import MID_ASK, MID_BID, Driver, Market, S, default_book, ladder, make_plan
 
 BASE = MarketInputs(
     qty_lots=1_000,
@@ -90,7 +90,7 @@ def test_large_is_checked_before_the_spread() -> None:
 # -- measuring and delegating ------------------------------------------------------------------
 
 
-def tape_trades(view: FakeView, prices: list[Decimal]) -> None:
+def tape_trades(view: Market, prices: list[Decimal]) -> None:
     for i, price in enumerate(prices):
         ts = view.now_ns - (len(prices) - i) * S
         view.trade_tape.add(
@@ -110,7 +110,7 @@ def chosen(strategy: Smart) -> StrategyName | None:
     return strategy.chosen  # read through a call: the strategy changes it between assertions
 
 
-def smart(view: FakeView, profile: VolumeProfile | None = None, **kw: object) -> tuple[Driver, Smart]:
+def smart(view: Market, profile: VolumeProfile | None = None, **kw: object) -> tuple[Driver, Smart]:
     plan = make_plan(view, strategy=StrategyName.SMART, **kw)  # type: ignore[arg-type]
     strategy = Smart(plan, seed=3, profile=profile)
     driver = Driver(strategy, view)
@@ -119,7 +119,7 @@ def smart(view: FakeView, profile: VolumeProfile | None = None, **kw: object) ->
 
 
 def test_measures_the_book_and_the_tape() -> None:
-    view = FakeView()
+    view = Market()
     view.load(ladder(MID_BID, Side.BUY, [100] * 12), [*ladder(MID_ASK, Side.SELL, [100] * 12), (9_600_000, 999)])
     tape_trades(view, [Decimal("95000"), Decimal("95010")] * 10)
     plan = make_plan(view, strategy=StrategyName.SMART, time_limit_s=120)
@@ -133,7 +133,7 @@ def test_measures_the_book_and_the_tape() -> None:
 
 
 def test_chooses_iceberg_on_a_calm_deep_market_records_why_and_delegates() -> None:
-    view = FakeView()
+    view = Market()
     default_book(view)
     tape_trades(view, [Decimal("95000.05")] * 30)  # calm: a flat price
     driver, strategy = smart(view, qty="6.000", time_limit_s=1_800)
@@ -151,7 +151,7 @@ def test_chooses_iceberg_on_a_calm_deep_market_records_why_and_delegates() -> No
 
 
 def test_chooses_twap_for_a_large_order_on_a_volatile_market() -> None:
-    view = FakeView()
+    view = Market()
     default_book(view)
     tape_trades(view, [Decimal("95000"), Decimal("95400")] * 15)
     _, strategy = smart(view, qty="6.000", time_limit_s=1_800)
@@ -160,7 +160,7 @@ def test_chooses_twap_for_a_large_order_on_a_volatile_market() -> None:
 
 
 def test_chooses_direct_when_immediate_and_the_band_holds_it_then_finishes_with_it() -> None:
-    view = FakeView()
+    view = Market()
     default_book(view)
     driver, strategy = smart(view, qty="1.000", urgency=Urgency.IMMEDIATE)
     assert strategy.chosen is StrategyName.DIRECT
@@ -171,7 +171,7 @@ def test_chooses_direct_when_immediate_and_the_band_holds_it_then_finishes_with_
 
 
 def test_immediate_with_a_thin_band_snipes_instead_of_direct() -> None:
-    view = FakeView()
+    view = Market()
     view.load(ladder(MID_BID, Side.BUY, [1_000]), [(MID_ASK, 200), (9_600_000, 10_000)])
     _, strategy = smart(view, qty="1.000", urgency=Urgency.IMMEDIATE)
     assert strategy.chosen is StrategyName.SNIPER
@@ -180,7 +180,7 @@ def test_immediate_with_a_thin_band_snipes_instead_of_direct() -> None:
 
 
 def test_vwap_gets_the_profile() -> None:
-    view = FakeView()
+    view = Market()
     default_book(view)
     profile = VolumeProfile([1.0] * 96, source="flat test profile")
     _, strategy = smart(view, profile=profile, qty="1.000", time_limit_s=900)
@@ -190,20 +190,19 @@ def test_vwap_gets_the_profile() -> None:
 
 
 def test_vwap_without_a_profile_says_it_will_use_the_u_shape() -> None:
-    view = FakeView()
+    view = Market()
     default_book(view)
     _, strategy = smart(view, qty="1.000", time_limit_s=900)
     assert any("VWAP will use the U-shape" in note for note in strategy.plan.notes)
 
 
 def test_waits_for_a_synced_book_before_choosing() -> None:
-    view = FakeView()
+    view = Market()
     default_book(view)
     plan = make_plan(view, strategy=StrategyName.SMART, qty="1.000")
     strategy = Smart(plan)
     driver = Driver(strategy, view)
-    driver.break_book()
-    driver.start()
+    driver.start_as_the_book_gaps()
     assert chosen(strategy) is None and driver.emitted == []
     driver.book(ladder(MID_BID, Side.BUY, [1_000] * 10), ladder(MID_ASK, Side.SELL, [1_000] * 10))
     assert chosen(strategy) is StrategyName.DIRECT and strategy.rule == "tight"
@@ -211,12 +210,11 @@ def test_waits_for_a_synced_book_before_choosing() -> None:
 
 
 def test_a_stop_before_choosing_finishes_cleanly() -> None:
-    view = FakeView()
+    view = Market()
     default_book(view)
     plan = make_plan(view, strategy=StrategyName.SMART, time_limit_s=10)
     strategy = Smart(plan)
     driver = Driver(strategy, view)
-    driver.break_book()
-    driver.start()
+    driver.start_as_the_book_gaps()
     driver.advance(10)
     assert driver.finished and driver.outcome == "unfilled"

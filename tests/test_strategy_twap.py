@@ -19,7 +19,7 @@ from tests.strategy_harness import (
     STEPPED,
     T0,
     Driver,
-    FakeView,
+    Market,
     S,
     default_book,
     ladder,
@@ -56,7 +56,7 @@ def test_slices_are_evenly_spaced_from_the_start_and_the_last_lands_before_the_d
 
 
 def test_sizes_sum_exactly_to_the_parent_on_the_lot_step() -> None:
-    view = FakeView(STEPPED)
+    view = Market(STEPPED)
     default_book(view)
     plan = make_plan(view, qty="0.995", time_limit_s=900)
     strategy = Twap(plan, seed=7)
@@ -66,7 +66,7 @@ def test_sizes_sum_exactly_to_the_parent_on_the_lot_step() -> None:
 
 
 def test_sizes_are_randomised_within_20_percent_and_seeded() -> None:
-    view = FakeView()
+    view = Market()
     default_book(view)
     plan = make_plan(view, qty="10.000", time_limit_s=1200)
     a, b, c = Twap(plan, seed=1), Twap(plan, seed=1), Twap(plan, seed=2)
@@ -175,7 +175,7 @@ def test_low_urgency_never_takes_and_reports_what_is_left_at_the_deadline() -> N
 
 
 def test_what_the_band_does_not_allow_is_reported_unfilled() -> None:
-    view = FakeView()
+    view = Market()
     band_edge_asks = [*ladder(MID_ASK, Side.SELL, [100, 100]), (9_600_000, 5_000)]  # 96000 is beyond the band
     view.load(ladder(MID_BID, Side.BUY, [1_000] * 5), band_edge_asks)
     driver, strategy = twap(view=view, urgency=Urgency.HIGH, time_limit_s=300)
@@ -206,13 +206,12 @@ def test_no_child_while_the_book_resyncs_and_the_due_slice_goes_once_it_is_synce
 
 
 def test_a_book_that_resyncs_before_the_start_delays_the_first_slice() -> None:
-    view = FakeView()
+    view = Market()
     default_book(view)
     plan = make_plan(view, time_limit_s=300)
     strategy = Twap(plan)
     driver = Driver(strategy, view)
-    driver.break_book()
-    driver.start()
+    driver.start_as_the_book_gaps()
     assert driver.submitted == []
     driver.book(ladder(MID_BID, Side.BUY, [1_000]), ladder(MID_ASK, Side.SELL, [1_000]))
     assert len(driver.submitted) == 1
@@ -312,7 +311,7 @@ def test_a_denial_rolls_into_the_next_slice() -> None:
 
 
 def test_a_rejected_final_ioc_is_retried_on_the_next_book_event() -> None:
-    view = FakeView()
+    view = Market()
     view.load(ladder(MID_BID, Side.BUY, [1_000]), ladder(MID_ASK, Side.SELL, [10]))
     driver, strategy = twap(view=view, urgency=Urgency.HIGH, time_limit_s=300)
     driver.run(strategy.finish_at_ns - S, step_s=5)
