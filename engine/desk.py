@@ -81,6 +81,10 @@ class MarketView(Protocol):
 
     def open_children(self, parent_id: str) -> list[ChildOrder]: ...
 
+    def filled_lots(self, parent_id: str) -> int:
+        """Lots the parent has filled so far, as the order tracker booked them (the one count)."""
+        ...
+
 
 @dataclass(frozen=True, slots=True)
 class StrategySummary:
@@ -130,13 +134,18 @@ StrategyFactory = Callable[[ParentPlan], Strategy]
 class WorkingParent:
     plan: ParentPlan
     strategy: Strategy
-    filled_lots: int = 0
+    tracker: OrderTracker
     timer: TimerHandle | None = None
     timer_at_ns: int | None = None
     deadline_timer: TimerHandle | None = None
     finished_ns: int | None = None
     denied: int = 0
     children: list[str] = field(default_factory=list)
+
+    @property
+    def filled_lots(self) -> int:
+        """What the parent has filled: read from the order tracker, which owns the count."""
+        return self.tracker.filled_lots(self.plan.parent_id)
 
 
 class Desk:
@@ -185,7 +194,7 @@ class Desk:
         plan = parent.plan(book.instrument, arrival_mid_ticks=mid, start_ns=now)
         # Strategies ask "how much is inside the band on the far side" on every update; keep it current.
         book.watch_size_within_price(parent.side.opposite, plan.band_ticks)
-        working = WorkingParent(plan=plan, strategy=make_strategy(plan))
+        working = WorkingParent(plan=plan, strategy=make_strategy(plan), tracker=self._tracker)
         self.parents[parent.parent_id] = working
         if not self._market_subscriptions:
             self._market_subscriptions = [
@@ -232,8 +241,6 @@ class Desk:
         working = self.parents.get(event.parent_id)
         if working is None or working.finished_ns is not None:
             return
-        if isinstance(event, ChildFilled):
-            working.filled_lots += event.qty_lots
         if isinstance(event, TimerFired) and event.ts_event_ns != working.timer_at_ns:
             return  # a timer the strategy has since moved
         self._deliver(working, event)
@@ -387,6 +394,7 @@ class _View:
         self._books = books
         self._tracker = tracker
         self._tapes = tapes
+        self.filled_lots = tracker.filled_lots  # bound once: strategies ask on every event
 
     @property
     def now_ns(self) -> int:

@@ -7,7 +7,9 @@ numbers except from its own seeded generator. Decisions worth explaining go to `
 Subclasses override the ``on_*`` hooks they need. The base class keeps the bookkeeping every
 strategy needs the same way:
 
-* ``filled_lots`` from ``ChildFilled`` (the tracker has already de-duplicated fills);
+* ``filled_lots`` read through the view from the order tracker, the one owner of the count (it
+  de-duplicates fills; a strategy that counted ``ChildFilled`` itself would keep a second
+  count that drifts, e.g. past a late fill after it finished);
 * children are ``<parent>-<n>`` limit orders; ``marketable(qty)`` is an IOC limit at the band's
   edge, which is how a "market" child is sent, so no fill can cross the band;
 * ``book_ready`` is False unless the book is SYNCED, and nothing is sent when it is not;
@@ -68,7 +70,8 @@ class BaseStrategy:
         self.plan = plan
         self.state = StrategyState.PENDING
         self.wakeup_at_ns: int | None = None
-        self.filled_lots = 0
+        self._view: MarketView | None = None  # the desk's view, from the first event on (for filled_lots)
+        self._parent_id = plan.parent_id
         self.rng = random.Random(f"{seed}:{plan.parent_id}")
         self._next_seq = 1
         self.stop_reason = ""
@@ -99,6 +102,7 @@ class BaseStrategy:
         return StrategySummary(strategy_used=self.name, reason=f"{self.name} was requested")
 
     def on_event(self, event: Event, view: MarketView) -> list[Command]:
+        self._view = view
         if self.state is StrategyState.DONE:
             return []
         match event:
@@ -112,7 +116,6 @@ class BaseStrategy:
             case TradePrinted():
                 commands = self.on_trade(event, view) if self.state is StrategyState.WORKING else []
             case ChildFilled():
-                self.filled_lots += event.qty_lots
                 commands = self.on_fill(event, view) if self.state is StrategyState.WORKING else []
             case ChildStatusChanged():
                 commands = self.on_child_done(event, view) if self._is_terminal(event) else []
@@ -159,6 +162,12 @@ class BaseStrategy:
         return self.cancel_all(view)
 
     # -- quantities -----------------------------------------------------------------------
+    @property
+    def filled_lots(self) -> int:
+        """Lots the parent has filled, as the order tracker booked them (0 before the first event)."""
+        view = self._view
+        return 0 if view is None else view.filled_lots(self._parent_id)
+
     @property
     def remaining_lots(self) -> int:
         """Lots of the parent not filled yet."""

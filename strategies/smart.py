@@ -12,8 +12,8 @@ When the parent starts (on the first SYNCED book) SMART measures:
 It picks with ``choose`` (a pure function of those inputs), records the inputs, the rule
 that fired and the choice in the notes ("SMART chose ICEBERG because ...") and exposes them as
 ``chosen``, ``rule``, ``reason`` and ``inputs``. The chosen strategy is built on the same plan
-(so child ids and notes continue) and gets every later event; SMART mirrors its timer, fills
-and outcome.
+(so child ids and notes continue) and gets every later event; SMART mirrors its timer, state
+and outcome. Both read the filled quantity from the order tracker through the view.
 
 The seed's rules, in order: IMMEDIATE -> DIRECT; qty > 0.5 x top-10 depth -> TWAP if
 volatility > 2%, else ICEBERG; time_limit > 300 s -> VWAP; spread < 0.1% -> DIRECT; else TWAP.
@@ -279,6 +279,7 @@ class Smart(BaseStrategy):
         return replace(self.delegate.summary(), strategy_used=self.chosen.value, reason=self.reason)
 
     def on_event(self, event: Event, view: MarketView) -> list[Command]:
+        self._view = view
         if self.delegate is not None:
             return self._forward(event, view)
         if self.state is StrategyState.DONE:
@@ -340,7 +341,6 @@ class Smart(BaseStrategy):
         assert delegate is not None
         commands = delegate.on_event(event, view)
         self.wakeup_at_ns = delegate.wakeup_at_ns
-        self.filled_lots = delegate.filled_lots
         self.stop_reason = delegate.stop_reason
         self.state = delegate.state
         return commands

@@ -146,6 +146,9 @@ class Market:
     def open_children(self, parent_id: str) -> list[ChildOrder]:
         return self._desk_view.open_children(parent_id)
 
+    def filled_lots(self, parent_id: str) -> int:
+        return self._desk_view.filled_lots(parent_id)
+
     # -- market data ----------------------------------------------------------------------------
     def book_message(
         self, bids: list[tuple[int, int]], asks: list[tuple[int, int]], *, snapshot: bool = True, gap: int = 0
@@ -326,7 +329,8 @@ class Driver:
 
     @property
     def filled_lots(self) -> int:
-        return sum(child.filled_lots for child in self.children())
+        """The parent's filled lots, from the order tracker (the one count)."""
+        return self.engine.orders.filled_lots(self.plan.parent_id)
 
     def committed(self) -> int:
         return self.filled_lots + sum(c.leaves_lots for c in self.view.open_children(self.plan.parent_id))

@@ -248,6 +248,24 @@ def test_fills_reach_the_strategy_and_free_parent_quantity() -> None:
     assert [c.client_order_id for c in engine.commands_to_send() if isinstance(c, SubmitOrder)] == ["P1-2"]
 
 
+def test_the_desk_reads_the_filled_quantity_from_the_tracker_even_after_the_parent_finished() -> None:
+    """A fill that lost the race with the end of its parent still counts: one count, the tracker's."""
+    engine, strategy, _ = started()
+    emit(engine, strategy, child(1, 30, 9500010))
+    engine.commands_to_send()
+    strategy.done = True
+    emit(engine, strategy)
+    working = engine.desk.parents["P1"]
+    assert working.finished_ns is not None
+    engine.handle(
+        OrderFilled(
+            ts_event_ns=2_000, ts_recv_ns=2_000, category="linear", symbol="BTCUSDT", exec_id="e1", order_id="V1",
+            order_link_id="P1-1", side=Side.BUY, price=Decimal("95000.10"), qty=Decimal("0.030"), is_maker=False,
+        )
+    )  # fmt: skip
+    assert working.filled_lots == engine.desk.view.filled_lots("P1") == engine.orders.filled_lots("P1") == 30
+
+
 def test_the_deadline_sends_stop_requested() -> None:
     """At start + time_limit the strategy is told to stop if it has not finished."""
     _engine, strategy, clock = started()

@@ -174,10 +174,12 @@ def test_a_late_fill_after_the_time_limit_cancel_is_counted_without_a_refill() -
     driver.advance_to(strategy.plan.deadline_ns)
     driver.cancel_ack(first)
     assert driver.finished
+    assert strategy.filled_lots == 0 and driver.outcome == "unfilled"
     driver.fill(first)  # the cancel lost the race; the desk no longer drives a finished parent
     child = driver.view.child(first)
     assert child is not None and child.status is OrderStatus.FILLED
     assert len(driver.submitted) == 1
+    assert strategy.filled_lots == 100 and strategy.outcome == "partially filled"  # the tracker's count
 
 
 def test_a_late_fill_of_a_replaced_child_trims_what_rests() -> None:

@@ -150,6 +150,23 @@ def test_chooses_iceberg_on_a_calm_deep_market_records_why_and_delegates() -> No
     assert len(driver.submitted) == 2  # the iceberg refilled; events reach the delegate
 
 
+def test_smart_and_its_delegate_read_one_filled_count_even_after_they_finished() -> None:
+    """No mirror to fall behind: a late fill after the iceberg stopped counts for both."""
+    view = Market()
+    default_book(view)
+    tape_trades(view, [Decimal("95000.05")] * 30)
+    driver, strategy = smart(view, qty="6.000", time_limit_s=1_800)
+    [child] = driver.submitted
+    driver.advance_to(strategy.plan.deadline_ns)
+    driver.confirm_cancels()
+    assert driver.finished and driver.outcome == "unfilled"
+    driver.fill(child.client_order_id)  # the cancel lost the race
+    delegate = strategy.delegate
+    assert delegate is not None
+    assert strategy.filled_lots == delegate.filled_lots == child.qty_lots
+    assert strategy.outcome == delegate.outcome == "partially filled"
+
+
 def test_chooses_twap_for_a_large_order_on_a_volatile_market() -> None:
     view = Market()
     default_book(view)
