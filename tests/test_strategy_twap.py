@@ -12,7 +12,10 @@ from engine.enums import OrderStatus, Side, TimeInForce
 from engine.events import ChildDenied, ChildFilled, ChildStatusChanged
 from engine.parent import StrategyName, Urgency
 from strategies.base import StrategyState
+from strategies.common import FinishingStrategy
+from strategies.pov import Pov
 from strategies.twap import Twap, randomised_split, slice_count
+from strategies.vwap import Vwap
 from tests.strategy_harness import (
     MID_ASK,
     MID_BID,
@@ -323,6 +326,37 @@ def test_a_rejected_final_ioc_is_retried_on_the_next_book_event() -> None:
     driver.touch_book()
     assert driver.submitted[-1] is not final
     assert driver.submitted[-1].qty_lots == final.qty_lots
+
+
+@pytest.mark.parametrize(
+    ("cls", "name"), [(Twap, StrategyName.TWAP), (Vwap, StrategyName.VWAP), (Pov, StrategyName.POV)]
+)
+def test_twap_vwap_and_pov_finish_retry_and_stop_through_one_mechanism(
+    cls: type[FinishingStrategy], name: StrategyName
+) -> None:
+    """FinishingStrategy: the rest as one band-capped IOC, retried after a reject, then stop beyond the band."""
+    view = Market()
+    view.load(ladder(MID_BID, Side.BUY, [1_000]), [(MID_ASK, 10), (9_600_000, 10_000)])  # 96000 is beyond the band
+    plan = make_plan(view, strategy=name, urgency=Urgency.HIGH, time_limit_s=60)
+    strategy = cls(plan)
+    assert isinstance(strategy, FinishingStrategy)
+    driver = Driver(strategy, view)
+    driver.start()
+    driver.run(strategy.finish_at_ns - S)
+    assert strategy.wakeup_at_ns == strategy.finish_at_ns
+    driver.advance_to(strategy.finish_at_ns)
+    assert strategy.finishing and strategy.wakeup_at_ns == plan.deadline_ns
+    final = driver.submitted[-1]
+    assert final.reason == f"{name} final" and final.time_in_force is TimeInForce.IOC
+    assert (final.price_ticks, final.qty_lots) == (plan.band_ticks, strategy.remaining_lots)
+    driver.reject(final.client_order_id)
+    assert driver.submitted[-1] is final and strategy.finish_due
+    driver.touch_book()
+    again = driver.submitted[-1]
+    assert again is not final and (again.reason, again.qty_lots) == (final.reason, final.qty_lots)
+    driver.settle()
+    assert driver.finished and driver.outcome in ("partially filled", "unfilled")
+    assert any("beyond the band" in note for note in plan.notes)
 
 
 def test_the_deadline_cancels_what_rests_and_finishes_once_the_venue_confirms() -> None:
