@@ -5,7 +5,8 @@ Schedule. ``min(20, max(5, time_limit // 60))`` slices, the first at the start a
 sizes are the even split randomised by ±20% with the strategy's seeded generator, floored to
 the lot step, with the rounding residue handed out so they sum exactly to the parent; a slice
 under the smallest child we send is merged into its neighbour (``randomised_split``). The
-same seed gives the same schedule.
+same seed gives the same schedule. ``summary().schedule`` is its target cumulative quantity:
+one point per slice time, the running total of the slices, the whole parent at the last slice.
 
 Working a slice. At each slice time whatever is left of the previous slice's child is
 cancelled and, once the venue has confirmed, one child goes out for the slice's quantity plus
@@ -29,11 +30,13 @@ from __future__ import annotations
 import random
 from bisect import bisect_right
 from collections.abc import Sequence
+from dataclasses import replace
+from itertools import accumulate
 from typing import ClassVar
 
 from engine.clock import NS_PER_S
 from engine.commands import Command
-from engine.desk import MarketView
+from engine.desk import MarketView, StrategySummary
 from engine.enums import OrderStatus
 from engine.events import ChildFilled, ChildStatusChanged
 from engine.parent import ParentPlan
@@ -148,6 +151,11 @@ class Twap(FinishingStrategy):
         return super().begin_finishing(view)
 
     # -- what the schedule asks for -------------------------------------------------------------
+    def summary(self) -> StrategySummary:
+        """The schedule: at each slice time the slices' running total, the whole parent at the last one."""
+        schedule = tuple(zip(self.slice_times_ns, accumulate(self.slice_lots), strict=True))
+        return replace(super().summary(), schedule=schedule)
+
     @property
     def current_slice(self) -> int:
         """0-based index of the slice being worked (-1 before the start)."""
