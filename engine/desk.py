@@ -358,6 +358,7 @@ def child_problem(
     A pure function of its arguments, so the rules can be read (and asked) apart from the desk.
     """
     instrument = plan.instrument
+    px, qty = instrument.format_price, instrument.format_qty  # reasons reach the notes: the venue's units
     parsed = parse_child_id(order.client_order_id)
     if parsed is None or parsed[0] != plan.parent_id or order.parent_id != plan.parent_id:
         return f"child id {order.client_order_id} does not belong to parent {plan.parent_id}"
@@ -368,21 +369,23 @@ def child_problem(
     if order.order_type is not OrderType.LIMIT or order.price_ticks is None:
         return "children must be limit orders (a 'market' child is an IOC limit at the band's edge)"
     if order.qty_lots <= 0 or order.qty_lots % instrument.qty_step_lots:
-        return f"quantity {order.qty_lots} lots is not a positive multiple of the qty step"
+        return (
+            f"quantity {qty(order.qty_lots)} is not a positive multiple of the qty step {qty(instrument.qty_step_lots)}"
+        )
     if order.qty_lots < instrument.min_qty_lots:
-        return f"quantity {order.qty_lots} lots is under the venue minimum {instrument.min_qty_lots}"
+        return f"quantity {qty(order.qty_lots)} is under the venue minimum {qty(instrument.min_qty_lots)}"
     if instrument.max_qty_lots is not None and order.qty_lots > instrument.max_qty_lots:
-        return f"quantity {order.qty_lots} lots is over the venue maximum {instrument.max_qty_lots}"
+        return f"quantity {qty(order.qty_lots)} is over the venue maximum {qty(instrument.max_qty_lots)}"
     if order.price_ticks % instrument.price_step_ticks:
-        return f"price {order.price_ticks} ticks is off the tick grid"
+        return f"price {px(order.price_ticks)} is off the tick grid {px(instrument.price_step_ticks)}"
     if not plan.within_band(order.price_ticks):
-        return f"price {order.price_ticks} is outside the band (worst allowed {plan.band_ticks})"
+        return f"price {px(order.price_ticks)} is outside the band (worst allowed {px(plan.band_ticks)})"
     if instrument.notional(order.price_ticks, order.qty_lots) < instrument.min_notional:
         return f"notional under the venue minimum {instrument.min_notional}"
     if book is None or book.state is not BookState.SYNCED:
         return "the book is not SYNCED"
     if committed_lots + order.qty_lots > plan.qty_lots:
-        return f"would commit {committed_lots + order.qty_lots} lots of a {plan.qty_lots}-lot parent"
+        return f"would commit {qty(committed_lots + order.qty_lots)} of a {qty(plan.qty_lots)} parent"
     return None
 
 

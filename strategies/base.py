@@ -156,7 +156,7 @@ class BaseStrategy:
         if self.state in (StrategyState.STOPPING, StrategyState.DONE):
             return []
         self.stop_reason = reason
-        self.note(f"stopping ({reason}) with {self.remaining_lots} lots unfilled")
+        self.note(f"stopping ({reason}) with {self.qty(self.remaining_lots)} unfilled")
         self._enter(StrategyState.STOPPING)
         self.wakeup_at_ns = None
         return self.cancel_all(view)

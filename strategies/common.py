@@ -189,7 +189,8 @@ class WorkingStrategy(BaseStrategy):
                 break
             commands.append(self.cancel(child, "a late fill: more rests than the parent needs"))
             excess -= child.leaves_lots
-        self.note(f"{self.name}: a late fill left {self.open_lots(view)} lots resting for {self.remaining_lots} needed")
+        resting, needed = self.qty(self.open_lots(view)), self.qty(self.remaining_lots)
+        self.note(f"{self.name}: a late fill left {resting} resting for {needed} needed")
         return commands
 
     # -- time -----------------------------------------------------------------------------
@@ -253,7 +254,7 @@ class FinishingStrategy(WorkingStrategy):
         self._finish_due = True
         self.wakeup_at_ns = self.plan.deadline_ns
         how = "a re-post at the touch (low urgency: no taking)" if self.finish_passively else "a band-capped IOC"
-        self.note(f"{self.name}: time limit near; finishing {self.remaining_lots} lots with {how}")
+        self.note(f"{self.name}: time limit near; finishing {self.qty(self.remaining_lots)} with {how}")
         pulled = self.cancel_live(view, f"{self.name} finishing") if self.cancel_before_finish else []
         return pulled + self.finish_send(view)
 
@@ -291,7 +292,7 @@ class FinishingStrategy(WorkingStrategy):
             and self.remaining_lots > 0
             and not self.live_children(view)
         ):
-            return self.stop(view, f"final IOC done; {self.remaining_lots} lots are beyond the band")
+            return self.stop(view, f"final IOC done; {self.qty(self.remaining_lots)} is beyond the band")
         return []
 
     def finish_send(self, view: MarketView) -> list[Command]:
@@ -307,7 +308,7 @@ class FinishingStrategy(WorkingStrategy):
         if lots == 0:
             self._finish_due = False
             if self.remaining_lots > 0:
-                return self.stop(view, f"the remaining {self.remaining_lots} lots are under the venue minimum")
+                return self.stop(view, f"the remaining {self.qty(self.remaining_lots)} is under the venue minimum")
             return []
         label = f"{self.name} final"
         commands = self.join(lots, book, label) if self.finish_passively else self.take(lots, label)

@@ -145,7 +145,7 @@ class Pov(FinishingStrategy):
         lots = self.child_lots(min(behind, self.free_lots(view)))
         if lots == 0 or (not self.patient and self.available_in_band(book) == 0):
             return []  # nothing to send, or nothing inside the band to take: wait for the market
-        why = f"pov: {self.filled_lots} filled of a {target}-lot target"
+        why = f"pov: {self.qty(self.filled_lots)} filled of a {self.qty(target)} target"
         return self.join(lots, book, why) if self.patient else self.take(lots, why)
 
     def _repeg(self, live: list[ChildOrder], book: OrderBook) -> list[Command]:
@@ -160,5 +160,5 @@ class Pov(FinishingStrategy):
             )
             if behind and child.client_order_id not in self._repegging:
                 self._repegging.add(child.client_order_id)
-                commands.append(self.cancel(child, f"pov: the touch moved to {price}; re-posting"))
+                commands.append(self.cancel(child, f"pov: the touch moved to {self.px(price)}; re-posting"))
         return commands

@@ -172,7 +172,8 @@ class Twap(FinishingStrategy):
     def on_start(self, view: MarketView) -> list[Command]:
         interval_s = self.interval_ns / NS_PER_S
         self.note(
-            f"{self.name}: {len(self.slice_lots)} slices of {self.slice_lots} lots, one every {interval_s:g}s; "
+            f"{self.name}: {len(self.slice_lots)} slices ({', '.join(map(self.qty, self.slice_lots))}), "
+            f"one every {interval_s:g}s; "
             f"urgency {self.urgency}: slices {'take (IOC at the band edge)' if self.aggressive else 'join the touch'}; "
             f"final slice at {(self.finish_at_ns - self.plan.start_ns) / NS_PER_S:g}s"
         )

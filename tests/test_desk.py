@@ -156,13 +156,13 @@ def test_a_good_child_is_registered_and_sent() -> None:
 @pytest.mark.parametrize(
     ("command", "reason"),
     [
-        (child(1, 10, 9509510), "outside the band"),
-        (child(1, 10, 9500015), "off the tick grid"),
+        (child(1, 10, 9509510), "price 95095.10 is outside the band (worst allowed 95095.00)"),
+        (child(1, 10, 9500015), "price 95000.15 is off the tick grid 0.10"),
         (child(1, 0, 9500010), "not a positive multiple"),
         (child(1, 10, 9500010, order_type=OrderType.MARKET), "children must be limit orders"),
         (child(1, 10, 9500010, parent="P2"), "does not belong to parent"),
         (child(1, 10, 9500010, side=Side.SELL), "side differs"),
-        (child(1, 51, 9500010), "would commit 51 lots of a 50-lot parent"),
+        (child(1, 51, 9500010), "would commit 0.051 of a 0.050 parent"),
         (child(1, 200_000, 9500010), "over the venue maximum"),
     ],
 )
@@ -196,7 +196,7 @@ def test_open_children_count_against_the_parent() -> None:
     engine, strategy, _ = started()
     emit(engine, strategy, child(1, 30, 9500010), child(2, 30, 9500010))
     assert [c.client_order_id for c in engine.commands_to_send() if isinstance(c, SubmitOrder)] == ["P1-1"]
-    assert "would commit 60 lots" in denials(strategy)[0]
+    assert "would commit 0.060 of a 0.050 parent" in denials(strategy)[0]
 
 
 def test_nothing_goes_out_while_the_book_is_not_synced() -> None:

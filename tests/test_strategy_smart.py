@@ -18,9 +18,10 @@ from strategies.smart import MarketInputs, Smart, choose, measure
 from strategies.sniper import Sniper
 from strategies.twap import Twap
 from strategies.vwap import Vwap
-from tests.strategy_harness import MID_ASK, MID_BID, Driver, Market, S, default_book, ladder, make_plan
+from tests.strategy_harness import BTC, MID_ASK, MID_BID, Driver, Market, S, default_book, ladder, make_plan
 
 BASE = MarketInputs(
+    instrument=BTC,
     qty_lots=1_000,
     spread_bps=Decimal(20),
     depth_lots=10_000,
