@@ -239,7 +239,11 @@ class Desk:
         self, event: ParentStarted | ChildStatusChanged | ChildFilled | ChildDenied | TimerFired | StopRequested
     ) -> None:
         working = self.parents.get(event.parent_id)
-        if working is None or working.finished_ns is not None:
+        if working is None:
+            return
+        if working.finished_ns is not None:
+            if isinstance(event, ChildFilled):
+                self._tell_late_fill(working, event)
             return
         if isinstance(event, TimerFired) and event.ts_event_ns != working.timer_at_ns:
             return  # a timer the strategy has since moved
@@ -261,6 +265,16 @@ class Desk:
         self._reschedule(working)
         if strategy.finished and working.finished_ns is None:
             self._finish(working, strategy.outcome)
+
+    def _tell_late_fill(self, working: WorkingParent, fill: ChildFilled) -> None:
+        """A fill after the parent finished (a cancel that lost the race): the strategy may note it, not act."""
+        try:
+            ignored = working.strategy.on_event(fill, self.view)
+        except Exception:
+            log.exception("strategy failed on a late fill", parent=working.plan.parent_id)
+            return
+        if ignored:
+            log.warning("a finished strategy asked for commands; ignored", parent=working.plan.parent_id)
 
     def _finish(self, working: WorkingParent, outcome: str) -> None:
         now = self._clock.now_ns()

@@ -15,6 +15,13 @@ strategy needs the same way:
 * ``book_ready`` is False unless the book is SYNCED, and nothing is sent when it is not;
 * ``StopRequested`` (the deadline or an operator) cancels what rests; the strategy is DONE when
   the parent is filled, or when it is stopping and nothing is left open.
+
+Notes never state as final what is not: when a stop is asked for, a child may still be in
+flight (an IOC sent a moment before the deadline) and fill afterwards. So the stop note says
+what has filled so far and what is still open or unconfirmed, and the closing note, written
+when the strategy is DONE and nothing is open, says how much filled and how much did not. A
+fill that still arrives after that (a cancel that lost the race) gets a note of its own with
+the new tally, so the last note always matches the outcome.
 """
 
 from __future__ import annotations
@@ -104,6 +111,9 @@ class BaseStrategy:
     def on_event(self, event: Event, view: MarketView) -> list[Command]:
         self._view = view
         if self.state is StrategyState.DONE:
+            if isinstance(event, ChildFilled):
+                late = self.qty(event.qty_lots)
+                self.note(f"a late fill of {late} on {event.client_order_id} after the end: now {self._tally()}")
             return []
         match event:
             case ParentStarted():
@@ -156,7 +166,9 @@ class BaseStrategy:
         if self.state in (StrategyState.STOPPING, StrategyState.DONE):
             return []
         self.stop_reason = reason
-        self.note(f"stopping ({reason}) with {self.qty(self.remaining_lots)} unfilled")
+        open_lots = self.open_lots(view)
+        still = f"; {self.qty(open_lots)} still open or unconfirmed, cancelling" if open_lots else ""
+        self.note(f"stopping ({reason}): {self.qty(self.filled_lots)} of {self.qty(self.plan.qty_lots)} filled{still}")
         self._enter(StrategyState.STOPPING)
         self.wakeup_at_ns = None
         return self.cancel_all(view)
@@ -274,6 +286,12 @@ class BaseStrategy:
         if (self.remaining_lots <= 0 and nothing_open) or (self.state is StrategyState.STOPPING and nothing_open):
             self.wakeup_at_ns = None
             self._enter(StrategyState.DONE)
+            self.note(f"{self.name} done: {self._tally()}")
+
+    def _tally(self) -> str:
+        """The outcome in the venue's units: what filled, of what, and what did not."""
+        unfilled = f", {self.qty(self.remaining_lots)} unfilled" if self.remaining_lots > 0 else ""
+        return f"{self.outcome}, {self.qty(self.filled_lots)} of {self.qty(self.plan.qty_lots)} filled{unfilled}"
 
     @staticmethod
     def _is_terminal(change: ChildStatusChanged) -> bool:

@@ -15,6 +15,7 @@ from engine.errors import ConfigError
 from engine.events import (
     BookDelta,
     ChildDenied,
+    ChildFilled,
     Event,
     OrderFilled,
     ParentFinished,
@@ -264,6 +265,24 @@ def test_the_desk_reads_the_filled_quantity_from_the_tracker_even_after_the_pare
         )
     )  # fmt: skip
     assert working.filled_lots == engine.desk.view.filled_lots("P1") == engine.orders.filled_lots("P1") == 30
+
+
+def test_a_finished_strategy_hears_of_a_late_fill_but_cannot_act_on_it() -> None:
+    """So its notes can say the outcome changed; whatever it returns is not sent."""
+    engine, strategy, _ = started()
+    emit(engine, strategy, child(1, 30, 9500010))
+    engine.commands_to_send()
+    strategy.done = True
+    emit(engine, strategy)
+    strategy.queue = [child(2, 10, 9500010)]
+    engine.handle(
+        OrderFilled(
+            ts_event_ns=2_000, ts_recv_ns=2_000, category="linear", symbol="BTCUSDT", exec_id="e1", order_id="V1",
+            order_link_id="P1-1", side=Side.BUY, price=Decimal("95000.10"), qty=Decimal("0.030"), is_maker=False,
+        )
+    )  # fmt: skip
+    assert isinstance(strategy.seen[-1], ChildFilled) and strategy.seen[-1].qty_lots == 30
+    assert engine.commands_to_send() == [] and engine.orders.get("P1-2") is None
 
 
 def test_the_deadline_sends_stop_requested() -> None:

@@ -9,10 +9,15 @@ import pytest
 
 from engine.commands import CancelOrder, SubmitOrder
 from engine.enums import OrderStatus, Side
-from engine.parent import StrategyName, Urgency
+from engine.parent import ParentOrder, RoutingConfig, StrategyName, Urgency
+from engine.runtime.backtest import Backtest, BacktestSettings
+from feeds.replay import open_records
 from strategies import make_strategy
 from strategies.profile import u_shape
+from tests.conftest import REPLAY_DATA
 from tests.strategy_harness import MID_ASK, MID_BID, Driver, Market, ladder, make_plan
+
+DEMO = REPLAY_DATA / "btcusdt-5min.rec.gz"
 
 BEYOND_BAND_ASK = 9_600_000  # 96000.00, beyond a buy's band at this mid (95095.00)
 BIDS = ladder(MID_BID, Side.BUY, [1_000] * 5)
@@ -66,6 +71,8 @@ def test_notes_write_prices_and_sizes_as_the_venue_does(name: StrategyName, urge
         assert not UNIT_WORDS.search(text), text
         for number in numbers:
             assert not raw(number).search(text), (number, text)
+    qty = plan.instrument.qty_decimal
+    assert_notes_agree(plan.notes, qty(driver.filled_lots), qty(plan.qty_lots), driver.strategy.outcome)
 
 
 def test_direct_names_the_band_as_the_venue_writes_it() -> None:
@@ -86,3 +93,52 @@ def test_smart_writes_its_inputs_and_reasons_in_the_venues_units() -> None:
     assert "the band holds only 0.300 of 1.234" in chose
     assert "qty 1.234, spread" in chose and "in band 0.300" in chose and "depth 10.300" in chose
     assert not UNIT_WORDS.search(chose)
+
+
+# -- notes agree with the outcome ---------------------------------------------------------------
+
+UNFILLED = re.compile(r"([\d.]+) unfilled")
+
+
+def assert_notes_agree(notes: list[str], filled: Decimal, target: Decimal, outcome: str) -> None:
+    """No note calls more (or less) unfilled than the outcome, unless a later note corrects it after a late
+    fill; the last note states the outcome."""
+    corrected = [i for i, note in enumerate(notes) if note.startswith("a late fill")]
+    for note in notes[corrected[-1] if corrected else 0 :]:
+        for claimed in UNFILLED.findall(note):
+            assert Decimal(claimed) == target - filled, (note, filled, target)
+    closing = notes[-1]
+    assert f"{outcome}, {filled} of {target} filled" in closing, closing
+
+
+def test_a_stop_while_the_ioc_is_in_flight_does_not_call_it_unfilled() -> None:
+    """DIRECT, time limit 0, on the real desk: the deadline stop arrives before the IOC's fill."""
+    view = Market()
+    view.load(BIDS, ASKS)
+    plan = make_plan(view, strategy=StrategyName.DIRECT, qty="0.400", time_limit_s=0)
+    driver = Driver(make_strategy(plan), view)
+    driver.start()
+    [ioc] = driver.submitted
+    driver.advance_to(view.now_ns)  # the desk's deadline timer, due at the start, fires first
+    assert any(note.startswith("stopping (time limit): 0.000 of 0.400 filled") for note in plan.notes)
+    assert "0.400 still open or unconfirmed" in plan.notes[-1]
+    driver.fill_iocs()  # the venue fills the IOC after all
+    assert driver.finished and driver.outcome == "filled"
+    assert ioc.qty_lots == driver.filled_lots == plan.qty_lots
+    assert_notes_agree(plan.notes, Decimal("0.400"), Decimal("0.400"), "filled")
+
+
+def test_time_limit_zero_backtest_notes_agree_with_what_filled() -> None:
+    """The report's finding: --time-limit 0 filled all of it while a note said it was unfilled."""
+    parent = ParentOrder(
+        parent_id="Z1",
+        symbol="BTCUSDT",
+        side=Side.BUY,
+        qty=Decimal(1),
+        config=RoutingConfig(strategy=StrategyName.DIRECT, time_limit_s=0),
+    )
+    result = Backtest(parent, settings=BacktestSettings(seed=1)).run(open_records(DEMO))
+    out = result.to_dict()
+    assert out["outcome"] == "filled" and Decimal(out["filled_qty"]) == Decimal(1)
+    assert any("still open or unconfirmed" in note for note in result.notes)  # the stop came first
+    assert_notes_agree(result.notes, Decimal(out["filled_qty"]), Decimal(out["target_qty"]), out["outcome"])
