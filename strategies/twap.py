@@ -64,9 +64,11 @@ def randomised_split(
 ) -> list[int]:
     """``total`` in ``len(weights)`` multiples of ``step`` proportional to ``weights``, summing exactly.
 
-    Each weight is first multiplied by a uniform draw in ``[1 - jitter, 1 + jitter]`` (when an
-    ``rng`` is given). Shares are floored to the step and the residue goes, one step each, to
-    the largest remainders (earliest first on ties). Then no slice is left between 0 and
+    With an ``rng``, each slice's share is moved by a uniform draw in ``[-jitter, +jitter]`` of
+    itself; the moves are re-centred so the shares still sum to the whole, and scaled back if
+    that pushed one beyond ``jitter``: every slice stays within ±jitter of its unjittered share
+    (up to one step of rounding). Shares are floored to the step and the residue goes, one step
+    each, to the largest remainders (earliest first on ties). Then no slice is left between 0 and
     ``minimum``: such a slice is merged into the next one (the last into the previous non-empty
     one), so every non-zero slice can be sent. Empty slices stay in place (0).
     """
@@ -77,10 +79,11 @@ def randomised_split(
         raise ValueError(f"total {total} must be a non-negative multiple of the step {step}")
     units = total // step
     raw = [max(float(w), 0.0) for w in weights]
-    if rng is not None and jitter > 0:
-        raw = [w * rng.uniform(1.0 - jitter, 1.0 + jitter) for w in raw]
     scale = sum(raw)
-    parts = [round(w / scale * _PARTS) for w in raw] if scale > 0 else [1] * n
+    shares = [w / scale for w in raw] if scale > 0 else [1.0 / n] * n
+    if rng is not None and jitter > 0:
+        shares = _jittered(shares, [rng.uniform(-jitter, jitter) for _ in shares], jitter)
+    parts = [round(share * _PARTS) for share in shares]
     denominator = sum(parts) or 1
     floors = [units * p // denominator for p in parts]
     remainders = [units * p % denominator for p in parts]
@@ -90,6 +93,16 @@ def randomised_split(
     min_units = max(1, -(-minimum // step))
     sizes = _merge_small(floors, min_units)
     return [units_ * step for units_ in sizes]
+
+
+def _jittered(shares: list[float], draws: list[float], jitter: float) -> list[float]:
+    """``shares`` (summing to 1) each moved by its draw, still summing to 1 and none beyond ±jitter of itself."""
+    mean = sum(share * draw for share, draw in zip(shares, draws, strict=True))
+    moves = [draw - mean for draw in draws]  # sum(share * move) == 0: the total is kept
+    worst = max((abs(move) for share, move in zip(shares, moves, strict=True) if share > 0), default=0.0)
+    if worst > jitter:
+        moves = [move * jitter / worst for move in moves]
+    return [share * (1.0 + move) for share, move in zip(shares, moves, strict=True)]
 
 
 def _merge_small(sizes: list[int], min_units: int) -> list[int]:

@@ -10,10 +10,12 @@ from hypothesis import strategies as st
 
 from engine.enums import OrderStatus, Side, TimeInForce
 from engine.events import ChildDenied, ChildFilled, ChildStatusChanged
-from engine.parent import StrategyName, Urgency
+from engine.parent import RoutingConfig, StrategyName, Urgency
+from strategies import make_strategy
 from strategies.base import StrategyState
 from strategies.common import FinishingStrategy
 from strategies.pov import Pov
+from strategies.smart import Smart
 from strategies.twap import Twap, randomised_split, slice_count
 from strategies.vwap import Vwap
 from tests.strategy_harness import (
@@ -68,17 +70,24 @@ def test_sizes_sum_exactly_to_the_parent_on_the_lot_step() -> None:
     assert all(lots == 0 or lots >= STEPPED.min_qty_lots for lots in strategy.slice_lots)
 
 
-def test_sizes_are_randomised_within_20_percent_and_seeded() -> None:
+def test_sizes_are_randomised_within_20_percent_of_the_even_split_and_seeded() -> None:
+    """Every slice within ±20% of the even split (up to one lot of rounding), summing to the parent."""
     view = Market()
     default_book(view)
     plan = make_plan(view, qty="10.000", time_limit_s=1200)
     a, b, c = Twap(plan, seed=1), Twap(plan, seed=1), Twap(plan, seed=2)
     assert a.slice_lots == b.slice_lots
     assert a.slice_lots != c.slice_lots
-    even = plan.qty_lots / 20
-    assert len(set(a.slice_lots)) > 1
-    for lots in a.slice_lots + c.slice_lots:
-        assert even * 0.8 / 1.2 - 1 <= lots <= even * 1.2 / 0.8 + 1
+    even = plan.qty_lots // 20
+    step = plan.instrument.qty_step_lots
+    widest = 0.0
+    for seed in range(200):
+        sizes = Twap(plan, seed=seed).slice_lots
+        assert sum(sizes) == plan.qty_lots
+        for lots in sizes:
+            assert even * 0.8 - step <= lots <= even * 1.2 + step, (seed, sizes)
+        widest = max(widest, *(abs(lots - even) / even for lots in sizes))
+    assert widest > 0.18  # the randomisation uses (nearly) all of its ±20%
 
 
 def test_a_tiny_slice_is_merged_into_its_neighbour() -> None:
@@ -183,9 +192,9 @@ def test_what_the_band_does_not_allow_is_reported_unfilled() -> None:
     view.load(ladder(MID_BID, Side.BUY, [1_000] * 5), band_edge_asks)
     driver, strategy = twap(view=view, urgency=Urgency.HIGH, time_limit_s=300)
     driver.run(strategy.plan.deadline_ns, step_s=5)
-    assert driver.filled_lots <= 1_000
+    assert driver.filled_lots == 200  # all that was priced inside the band
     assert driver.finished and driver.outcome == "partially filled"
-    assert any("beyond the band" in note for note in strategy.plan.notes)
+    assert "final IOC done; 0.800 is beyond the band" in " ".join(strategy.plan.notes)
     assert all(o.price_ticks is not None and o.price_ticks <= strategy.plan.band_ticks for o in driver.submitted)
 
 
@@ -371,6 +380,18 @@ def test_the_deadline_cancels_what_rests_and_finishes_once_the_venue_confirms() 
     assert driver.finished and driver.outcome == "unfilled"
 
 
-def test_twap_is_the_default_strategy_name() -> None:
-    _, strategy = twap(strategy=StrategyName.TWAP)
-    assert strategy.name == "twap"
+def test_no_strategy_is_implied_and_smart_falls_back_to_twap() -> None:
+    """What the system builds by default: RoutingConfig names no strategy of its own (one must be
+    chosen), and SMART, when none of its rules applies, builds a TWAP and works the parent with it."""
+    with pytest.raises(TypeError, match="strategy"):
+        RoutingConfig()  # type: ignore[call-arg]
+    view = Market()
+    default_book(view, bid=9_490_000)  # a 10 bps spread, a small order, 5 minutes, medium urgency
+    plan = make_plan(view, strategy=StrategyName.SMART, time_limit_s=300)
+    smart = make_strategy(plan, seed=4)
+    assert isinstance(smart, Smart)
+    driver = Driver(smart, view)
+    driver.start()
+    assert smart.rule == "default" and type(smart.delegate) is Twap
+    assert [o.reason for o in driver.submitted] == ["twap slice 1/5"]
+    assert smart.summary().strategy_used == "twap"
