@@ -81,6 +81,10 @@ class MarketView(Protocol):
 
     def open_children(self, parent_id: str) -> list[ChildOrder]: ...
 
+    def filled_lots(self, parent_id: str) -> int:
+        """Lots the parent has filled so far, as the order tracker booked them (the one count)."""
+        ...
+
 
 @dataclass(frozen=True, slots=True)
 class StrategySummary:
@@ -130,13 +134,18 @@ StrategyFactory = Callable[[ParentPlan], Strategy]
 class WorkingParent:
     plan: ParentPlan
     strategy: Strategy
-    filled_lots: int = 0
+    tracker: OrderTracker
     timer: TimerHandle | None = None
     timer_at_ns: int | None = None
     deadline_timer: TimerHandle | None = None
     finished_ns: int | None = None
     denied: int = 0
     children: list[str] = field(default_factory=list)
+
+    @property
+    def filled_lots(self) -> int:
+        """What the parent has filled: read from the order tracker, which owns the count."""
+        return self.tracker.filled_lots(self.plan.parent_id)
 
 
 class Desk:
@@ -185,7 +194,7 @@ class Desk:
         plan = parent.plan(book.instrument, arrival_mid_ticks=mid, start_ns=now)
         # Strategies ask "how much is inside the band on the far side" on every update; keep it current.
         book.watch_size_within_price(parent.side.opposite, plan.band_ticks)
-        working = WorkingParent(plan=plan, strategy=make_strategy(plan))
+        working = WorkingParent(plan=plan, strategy=make_strategy(plan), tracker=self._tracker)
         self.parents[parent.parent_id] = working
         if not self._market_subscriptions:
             self._market_subscriptions = [
@@ -230,10 +239,12 @@ class Desk:
         self, event: ParentStarted | ChildStatusChanged | ChildFilled | ChildDenied | TimerFired | StopRequested
     ) -> None:
         working = self.parents.get(event.parent_id)
-        if working is None or working.finished_ns is not None:
+        if working is None:
             return
-        if isinstance(event, ChildFilled):
-            working.filled_lots += event.qty_lots
+        if working.finished_ns is not None:
+            if isinstance(event, ChildFilled):
+                self._tell_late_fill(working, event)
+            return
         if isinstance(event, TimerFired) and event.ts_event_ns != working.timer_at_ns:
             return  # a timer the strategy has since moved
         self._deliver(working, event)
@@ -254,6 +265,16 @@ class Desk:
         self._reschedule(working)
         if strategy.finished and working.finished_ns is None:
             self._finish(working, strategy.outcome)
+
+    def _tell_late_fill(self, working: WorkingParent, fill: ChildFilled) -> None:
+        """A fill after the parent finished (a cancel that lost the race): the strategy may note it, not act."""
+        try:
+            ignored = working.strategy.on_event(fill, self.view)
+        except Exception:
+            log.exception("strategy failed on a late fill", parent=working.plan.parent_id)
+            return
+        if ignored:
+            log.warning("a finished strategy asked for commands; ignored", parent=working.plan.parent_id)
 
     def _finish(self, working: WorkingParent, outcome: str) -> None:
         now = self._clock.now_ns()
@@ -348,9 +369,10 @@ def child_problem(
     """Why ``order`` may not leave the engine for ``plan``, or None if it may.
 
     ``committed_lots`` is the parent's filled quantity plus what its open children still show.
-    One function, so the desk and the strategy test harness apply exactly the same rules.
+    A pure function of its arguments, so the rules can be read (and asked) apart from the desk.
     """
     instrument = plan.instrument
+    px, qty = instrument.format_price, instrument.format_qty  # reasons reach the notes: the venue's units
     parsed = parse_child_id(order.client_order_id)
     if parsed is None or parsed[0] != plan.parent_id or order.parent_id != plan.parent_id:
         return f"child id {order.client_order_id} does not belong to parent {plan.parent_id}"
@@ -361,21 +383,23 @@ def child_problem(
     if order.order_type is not OrderType.LIMIT or order.price_ticks is None:
         return "children must be limit orders (a 'market' child is an IOC limit at the band's edge)"
     if order.qty_lots <= 0 or order.qty_lots % instrument.qty_step_lots:
-        return f"quantity {order.qty_lots} lots is not a positive multiple of the qty step"
+        return (
+            f"quantity {qty(order.qty_lots)} is not a positive multiple of the qty step {qty(instrument.qty_step_lots)}"
+        )
     if order.qty_lots < instrument.min_qty_lots:
-        return f"quantity {order.qty_lots} lots is under the venue minimum {instrument.min_qty_lots}"
+        return f"quantity {qty(order.qty_lots)} is under the venue minimum {qty(instrument.min_qty_lots)}"
     if instrument.max_qty_lots is not None and order.qty_lots > instrument.max_qty_lots:
-        return f"quantity {order.qty_lots} lots is over the venue maximum {instrument.max_qty_lots}"
+        return f"quantity {qty(order.qty_lots)} is over the venue maximum {qty(instrument.max_qty_lots)}"
     if order.price_ticks % instrument.price_step_ticks:
-        return f"price {order.price_ticks} ticks is off the tick grid"
+        return f"price {px(order.price_ticks)} is off the tick grid {px(instrument.price_step_ticks)}"
     if not plan.within_band(order.price_ticks):
-        return f"price {order.price_ticks} is outside the band (worst allowed {plan.band_ticks})"
+        return f"price {px(order.price_ticks)} is outside the band (worst allowed {px(plan.band_ticks)})"
     if instrument.notional(order.price_ticks, order.qty_lots) < instrument.min_notional:
         return f"notional under the venue minimum {instrument.min_notional}"
     if book is None or book.state is not BookState.SYNCED:
         return "the book is not SYNCED"
     if committed_lots + order.qty_lots > plan.qty_lots:
-        return f"would commit {committed_lots + order.qty_lots} lots of a {plan.qty_lots}-lot parent"
+        return f"would commit {qty(committed_lots + order.qty_lots)} of a {qty(plan.qty_lots)} parent"
     return None
 
 
@@ -387,6 +411,7 @@ class _View:
         self._books = books
         self._tracker = tracker
         self._tapes = tapes
+        self.filled_lots = tracker.filled_lots  # bound once: strategies ask on every event
 
     @property
     def now_ns(self) -> int:

@@ -14,6 +14,11 @@ refused, logged and counted); a fill for an order we cannot place yet waits unti
 is known; and the status only moves forward along ``TRANSITIONS``. A venue report that would
 move it backwards is a stale message: counted and ignored. Every change comes out as a
 ``ChildStatusChanged`` or ``ChildFilled`` event.
+
+The tracker is the one owner of how much each parent has filled (``filled_lots(parent_id)``):
+the desk and the strategies read it here, already de-duplicated, instead of counting
+``ChildFilled`` events themselves (counts that drift apart the moment one of them misses an
+event, such as a late fill after the parent finished).
 """
 
 from __future__ import annotations
@@ -145,6 +150,7 @@ class OrderTracker:
         self.orders: dict[str, ChildOrder] = {}
         self._by_parent: dict[str, list[ChildOrder]] = defaultdict(list)
         self._open_by_parent: dict[str, dict[str, ChildOrder]] = defaultdict(dict)  # strategies ask every event
+        self._filled_by_parent: dict[str, int] = {}  # the one count of each parent's filled lots
         self._by_venue_id: dict[str, str] = {}
         self._exec_ids: set[str] = set()
         self._waiting_fills: dict[str, list[OrderFilled]] = defaultdict(list)  # by venue orderId
@@ -174,6 +180,10 @@ class OrderTracker:
         """The children of ``parent_id`` not yet Filled, Cancelled or Rejected (kept as an index)."""
         open_orders = self._open_by_parent.get(parent_id)
         return list(open_orders.values()) if open_orders else []
+
+    def filled_lots(self, parent_id: str) -> int:
+        """Lots ``parent_id``'s children have filled, each execution once (O(1): kept as fills are booked)."""
+        return self._filled_by_parent.get(parent_id, 0)
 
     # -- what the venue says ----------------------------------------------------------------
     def on_trade_reply(self, reply: TradeApiReplied) -> None:
@@ -293,6 +303,7 @@ class OrderTracker:
         order.fills.append(Fill(fill.exec_id, price_ticks, qty_lots, fee, fill.is_maker, fill.ts_recv_ns))
         order.filled_lots += qty_lots
         order.notional += price_ticks * qty_lots
+        self._filled_by_parent[order.parent_id] = self._filled_by_parent.get(order.parent_id, 0) + qty_lots
         order.updated_ns = fill.ts_recv_ns
         self._emit(
             ChildFilled(

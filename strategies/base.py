@@ -7,12 +7,21 @@ numbers except from its own seeded generator. Decisions worth explaining go to `
 Subclasses override the ``on_*`` hooks they need. The base class keeps the bookkeeping every
 strategy needs the same way:
 
-* ``filled_lots`` from ``ChildFilled`` (the tracker has already de-duplicated fills);
+* ``filled_lots`` read through the view from the order tracker, the one owner of the count (it
+  de-duplicates fills; a strategy that counted ``ChildFilled`` itself would keep a second
+  count that drifts, e.g. past a late fill after it finished);
 * children are ``<parent>-<n>`` limit orders; ``marketable(qty)`` is an IOC limit at the band's
   edge, which is how a "market" child is sent, so no fill can cross the band;
 * ``book_ready`` is False unless the book is SYNCED, and nothing is sent when it is not;
 * ``StopRequested`` (the deadline or an operator) cancels what rests; the strategy is DONE when
   the parent is filled, or when it is stopping and nothing is left open.
+
+Notes never state as final what is not: when a stop is asked for, a child may still be in
+flight (an IOC sent a moment before the deadline) and fill afterwards. So the stop note says
+what has filled so far and what is still open or unconfirmed, and the closing note, written
+when the strategy is DONE and nothing is open, says how much filled and how much did not. A
+fill that still arrives after that (a cancel that lost the race) gets a note of its own with
+the new tally, so the last note always matches the outcome.
 """
 
 from __future__ import annotations
@@ -68,7 +77,8 @@ class BaseStrategy:
         self.plan = plan
         self.state = StrategyState.PENDING
         self.wakeup_at_ns: int | None = None
-        self.filled_lots = 0
+        self._view: MarketView | None = None  # the desk's view, from the first event on (for filled_lots)
+        self._parent_id = plan.parent_id
         self.rng = random.Random(f"{seed}:{plan.parent_id}")
         self._next_seq = 1
         self.stop_reason = ""
@@ -99,7 +109,11 @@ class BaseStrategy:
         return StrategySummary(strategy_used=self.name, reason=f"{self.name} was requested")
 
     def on_event(self, event: Event, view: MarketView) -> list[Command]:
+        self._view = view
         if self.state is StrategyState.DONE:
+            if isinstance(event, ChildFilled):
+                late = self.qty(event.qty_lots)
+                self.note(f"a late fill of {late} on {event.client_order_id} after the end: now {self._tally()}")
             return []
         match event:
             case ParentStarted():
@@ -112,7 +126,6 @@ class BaseStrategy:
             case TradePrinted():
                 commands = self.on_trade(event, view) if self.state is StrategyState.WORKING else []
             case ChildFilled():
-                self.filled_lots += event.qty_lots
                 commands = self.on_fill(event, view) if self.state is StrategyState.WORKING else []
             case ChildStatusChanged():
                 commands = self.on_child_done(event, view) if self._is_terminal(event) else []
@@ -153,12 +166,20 @@ class BaseStrategy:
         if self.state in (StrategyState.STOPPING, StrategyState.DONE):
             return []
         self.stop_reason = reason
-        self.note(f"stopping ({reason}) with {self.remaining_lots} lots unfilled")
+        open_lots = self.open_lots(view)
+        still = f"; {self.qty(open_lots)} still open or unconfirmed, cancelling" if open_lots else ""
+        self.note(f"stopping ({reason}): {self.qty(self.filled_lots)} of {self.qty(self.plan.qty_lots)} filled{still}")
         self._enter(StrategyState.STOPPING)
         self.wakeup_at_ns = None
         return self.cancel_all(view)
 
     # -- quantities -----------------------------------------------------------------------
+    @property
+    def filled_lots(self) -> int:
+        """Lots the parent has filled, as the order tracker booked them (0 before the first event)."""
+        view = self._view
+        return 0 if view is None else view.filled_lots(self._parent_id)
+
     @property
     def remaining_lots(self) -> int:
         """Lots of the parent not filled yet."""
@@ -265,6 +286,12 @@ class BaseStrategy:
         if (self.remaining_lots <= 0 and nothing_open) or (self.state is StrategyState.STOPPING and nothing_open):
             self.wakeup_at_ns = None
             self._enter(StrategyState.DONE)
+            self.note(f"{self.name} done: {self._tally()}")
+
+    def _tally(self) -> str:
+        """The outcome in the venue's units: what filled, of what, and what did not."""
+        unfilled = f", {self.qty(self.remaining_lots)} unfilled" if self.remaining_lots > 0 else ""
+        return f"{self.outcome}, {self.qty(self.filled_lots)} of {self.qty(self.plan.qty_lots)} filled{unfilled}"
 
     @staticmethod
     def _is_terminal(change: ChildStatusChanged) -> bool:

@@ -14,7 +14,10 @@
   limits at the band's edge), both split to respect the venue's maximum order size;
 * ``trim_overcommit``: a late fill of a child we had given up on (a cancel that lost the race)
   can leave more resting than the parent still needs; the newest children are cancelled until
-  what rests fits again.
+  what rests fits again;
+* ``sending_book``: the SYNCED book to send on, noting once when sending pauses and resumes.
+
+``FinishingStrategy`` is the one finish/retry/stop mechanism of TWAP, VWAP, SNIPER and POV.
 """
 
 from __future__ import annotations
@@ -83,6 +86,21 @@ class WorkingStrategy(BaseStrategy):
         return super().stop(view, reason)
 
     # -- children -------------------------------------------------------------------------
+    _paused = False
+
+    def sending_book(self, view: MarketView) -> OrderBook | None:
+        """The SYNCED book to send on, or None; notes once when sending pauses and once when it resumes."""
+        book = self.book(view)
+        if book is None:
+            if not self._paused:
+                self._paused = True
+                self.note(f"{self.name}: book not SYNCED; pausing")
+            return None
+        if self._paused:
+            self._paused = False
+            self.note(f"{self.name}: book SYNCED again; resuming")
+        return book
+
     def live_children(self, view: MarketView) -> list[ChildOrder]:
         """Open children with something left to fill (what still shows on the venue)."""
         return [child for child in self.open_children(view) if child.leaves_lots > 0]
@@ -171,7 +189,8 @@ class WorkingStrategy(BaseStrategy):
                 break
             commands.append(self.cancel(child, "a late fill: more rests than the parent needs"))
             excess -= child.leaves_lots
-        self.note(f"{self.name}: a late fill left {self.open_lots(view)} lots resting for {self.remaining_lots} needed")
+        resting, needed = self.qty(self.open_lots(view)), self.qty(self.remaining_lots)
+        self.note(f"{self.name}: a late fill left {resting} resting for {needed} needed")
         return commands
 
     # -- time -----------------------------------------------------------------------------
@@ -182,12 +201,20 @@ class WorkingStrategy(BaseStrategy):
 
 
 class FinishingStrategy(WorkingStrategy):
-    """A strategy that sends what is left as one band-capped IOC shortly before its deadline.
+    """A strategy whose work ends with one final child for everything still unfilled.
 
-    SNIPER and POV: from ``finish_at_ns`` (the deadline minus ``finish_lead_ns()``; the deadline
-    itself at low urgency, which never takes at the end) the strategy is ``finishing``: it sends
-    the finishing IOC once nothing else is in flight, retries it after a refusal, and stops when
-    it has come back with the rest beyond the band.
+    From ``finish_at_ns`` (the deadline minus ``finish_lead()``) the strategy is ``finishing``:
+    it stops its own work (and pulls what rests, with ``cancel_before_finish``), sends the final
+    child (``finish_send``) once nothing else is in flight and the book is SYNCED, sends it again
+    on a later event after a refusal (``refusal``), and stops when a final IOC has come back with
+    the rest beyond the band (``finish_done``). At the deadline it stops.
+
+    * SNIPER and POV: the final child is a band-capped IOC shortly before the deadline
+      (``finish_lead_ns()``). Low urgency has no finishing step: ``finish_at_ns`` is the
+      deadline, and what is left is reported unfilled.
+    * TWAP and VWAP: finishing is the last slice, half an interval before the deadline, at every
+      urgency; at low urgency the final child re-posts at the touch instead of taking
+      (``finish_passively``).
     """
 
     retry_note: ClassVar[str] = "trying again on the next event"
@@ -195,9 +222,23 @@ class FinishingStrategy(WorkingStrategy):
 
     def __init__(self, plan: ParentPlan, *, seed: int = 0) -> None:
         super().__init__(plan, seed=seed)
-        self.finish_at_ns = plan.deadline_ns - (0 if self.patient else self.finish_lead_ns())
+        self.finish_at_ns = plan.deadline_ns - self.finish_lead()
         self.finishing = False
         self._finish_due = False
+
+    def finish_lead(self) -> int:
+        """How long before the deadline finishing starts; 0 (low urgency) means no finishing step."""
+        return 0 if self.patient else self.finish_lead_ns()
+
+    @property
+    def finish_passively(self) -> bool:
+        """Whether the final child joins the touch (GTC) instead of taking with a band-capped IOC."""
+        return False
+
+    @property
+    def finish_due(self) -> bool:
+        """A final child is owed: it goes out on the next event where nothing is in flight."""
+        return self._finish_due
 
     def on_timer(self, view: MarketView) -> list[Command]:
         now = view.now_ns
@@ -205,45 +246,71 @@ class FinishingStrategy(WorkingStrategy):
             return self.stop(view, "time limit")
         if now < self.finish_at_ns or self.finishing:
             return []
+        return self.begin_finishing(view)
+
+    def begin_finishing(self, view: MarketView) -> list[Command]:
+        """Enter the finishing step: the final child is due; the next wake-up is the deadline."""
         self.finishing = True
         self._finish_due = True
         self.wakeup_at_ns = self.plan.deadline_ns
-        self.note(f"{self.name}: time limit near; finishing {self.remaining_lots} lots with a band-capped IOC")
+        how = "a re-post at the touch (low urgency: no taking)" if self.finish_passively else "a band-capped IOC"
+        self.note(f"{self.name}: time limit near; finishing {self.qty(self.remaining_lots)} with {how}")
         pulled = self.cancel_live(view, f"{self.name} finishing") if self.cancel_before_finish else []
         return pulled + self.finish_send(view)
+
+    def finish_again(self) -> None:
+        """Owe the final child again (after a refusal or a trim); before finishing there is none to owe."""
+        if self.finishing:
+            self._finish_due = True
 
     def on_denied(self, denied: ChildDenied, view: MarketView) -> list[Command]:
         return self.refusal(view, f"child {denied.client_order_id} refused by the desk: {denied.reason}")
 
+    def retry_plan(self) -> str:
+        """What happens after a refused child (the note's second half)."""
+        return self.retry_note
+
     def refusal(self, view: MarketView, why: str) -> list[Command]:
-        """A child refused or rejected: count it, and retry the finishing IOC if that was it."""
-        stopping = self.refused(view, why, self.retry_note)
+        """A child refused or rejected: count it, and owe the final child again if that was it."""
+        stopping = self.refused(view, why, self.retry_plan())
         if stopping is not None:
             return stopping
-        if self.finishing:
-            self._finish_due = True
+        self.finish_again()
         return []
 
     def finish_done(self, change: ChildStatusChanged, view: MarketView) -> list[Command]:
-        """What a finishing strategy does when a child ends: retry, send the final IOC, or stop."""
+        """What a finishing strategy does when a child ends: retry, send the final child, or stop."""
         if change.new is OrderStatus.REJECTED:
             return self.refusal(view, f"child {change.client_order_id} rejected: {change.reason}")
         commands = self.finish_send(view)
         if commands:
             return commands
-        if self.finishing and not self._finish_due and self.remaining_lots > 0 and not self.live_children(view):
-            return self.stop(view, f"final IOC done; {self.remaining_lots} lots are beyond the band")
+        if (
+            self.finishing
+            and not self.finish_passively
+            and not self._finish_due
+            and self.remaining_lots > 0
+            and not self.live_children(view)
+        ):
+            return self.stop(view, f"final IOC done; {self.qty(self.remaining_lots)} is beyond the band")
         return []
 
     def finish_send(self, view: MarketView) -> list[Command]:
+        """The final child for everything unfilled, if it is due and can go now."""
         if not self._finish_due or self.state is not StrategyState.WORKING:
             return []
-        if self.live_children(view) or self.book(view) is None:
-            return []  # after what is in flight, or on the next book event
+        if self.live_children(view):
+            return []  # after what is in flight
+        book = self.sending_book(view)
+        if book is None:
+            return []  # on the next book event
         lots = self.child_lots(self.free_lots(view))
-        self._finish_due = False
         if lots == 0:
+            self._finish_due = False
             if self.remaining_lots > 0:
-                return self.stop(view, f"the remaining {self.remaining_lots} lots are under the venue minimum")
+                return self.stop(view, f"the remaining {self.qty(self.remaining_lots)} is under the venue minimum")
             return []
-        return self.take(lots, f"{self.name} final")
+        label = f"{self.name} final"
+        commands = self.join(lots, book, label) if self.finish_passively else self.take(lots, label)
+        self._finish_due = not commands  # a book with no price to join: again on the next book event
+        return commands

@@ -48,5 +48,5 @@ class Direct(BaseStrategy):
             return self.stop(view, "quantity under the venue minimum")
         self._sent = True
         step = self.plan.instrument.max_qty_lots or qty
-        self.note(f"direct: one IOC at the band edge {self.plan.band_ticks} for {qty} lots")
+        self.note(f"direct: one IOC at the band edge {self.px(self.plan.band_ticks)} for {self.qty(qty)}")
         return [self.marketable(piece, "direct") for piece in chunks(qty, step)]

@@ -50,7 +50,9 @@ class Iceberg(WorkingStrategy):
 
     def on_start(self, view: MarketView) -> list[Command]:
         where = "the limit price" if self.plan.limit_ticks is not None else "the touch"
-        self.note(f"iceberg: showing {self.visible_lots} lots at a time at {where}; refill on each completing fill")
+        self.note(
+            f"iceberg: showing {self.qty(self.visible_lots)} at a time at {where}; refill on each completing fill"
+        )
         self.wakeup_at_ns = self.plan.deadline_ns
         self._need = True
         return self._show(view)
@@ -130,7 +132,7 @@ class Iceberg(WorkingStrategy):
         lots = self.child_lots(min(self._next_size(), free))
         if lots == 0:
             if free > 0 and free >= self.remaining_lots:
-                return self.stop(view, f"the remaining {self.remaining_lots} lots are under the venue minimum")
+                return self.stop(view, f"the remaining {self.qty(self.remaining_lots)} is under the venue minimum")
             return []
         price = self.plan.limit_ticks if self.plan.limit_ticks is not None else self.join_price(book)
         if price is None:

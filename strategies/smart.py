@@ -12,8 +12,8 @@ When the parent starts (on the first SYNCED book) SMART measures:
 It picks with ``choose`` (a pure function of those inputs), records the inputs, the rule
 that fired and the choice in the notes ("SMART chose ICEBERG because ...") and exposes them as
 ``chosen``, ``rule``, ``reason`` and ``inputs``. The chosen strategy is built on the same plan
-(so child ids and notes continue) and gets every later event; SMART mirrors its timer, fills
-and outcome.
+(so child ids and notes continue) and gets every later event; SMART mirrors its timer, state
+and outcome. Both read the filled quantity from the order tracker through the view.
 
 The seed's rules, in order: IMMEDIATE -> DIRECT; qty > 0.5 x top-10 depth -> TWAP if
 volatility > 2%, else ICEBERG; time_limit > 300 s -> VWAP; spread < 0.1% -> DIRECT; else TWAP.
@@ -67,6 +67,7 @@ from engine.events import (
     TimerFired,
     TradePrinted,
 )
+from engine.instrument import Instrument
 from engine.parent import ParentPlan, StrategyName, Urgency
 from strategies.base import BaseStrategy, StrategyState
 from strategies.direct import Direct
@@ -90,8 +91,9 @@ ICEBERG_SECONDS_PER_SLICE: Final = 30
 
 @dataclass(frozen=True, kw_only=True)
 class MarketInputs:
-    """What SMART decides on (lots of the parent's instrument)."""
+    """What SMART decides on (lots of the parent's instrument, which writes them for the notes)."""
 
+    instrument: Instrument
     qty_lots: int
     spread_bps: Decimal | None
     depth_lots: int  # top-10 levels of the opposite side
@@ -115,13 +117,17 @@ class MarketInputs:
     def iceberg_slices(self) -> int:
         return -(-self.qty_lots // max(self.visible_lots, 1))
 
+    def qty(self, lots: int) -> str:
+        """A size as the venue writes it."""
+        return self.instrument.format_qty(lots)
+
     def describe(self) -> str:
         spread = "n/a" if self.spread_bps is None else f"{self.spread_bps:.2f} bps"
         vol = "unknown" if self.volatility is None else f"{self.volatility:.4%}"
         return (
-            f"qty {self.qty_lots} lots, spread {spread}, top-{DEPTH_LEVELS} depth {self.depth_lots} lots "
-            f"(qty/depth {self.size_ratio:.2f}), in band {self.band_lots} lots, sigma over {self.horizon_s}s {vol}, "
-            f"urgency {self.urgency}, time limit {self.time_limit_s}s"
+            f"qty {self.qty(self.qty_lots)}, spread {spread}, top-{DEPTH_LEVELS} depth {self.qty(self.depth_lots)} "
+            f"(qty/depth {self.size_ratio:.2f}), in band {self.qty(self.band_lots)}, "
+            f"sigma over {self.horizon_s}s {vol}, urgency {self.urgency}, time limit {self.time_limit_s}s"
         )
 
 
@@ -141,13 +147,14 @@ def choose(inputs: MarketInputs) -> Choice:
             return Choice(
                 strategy=StrategyName.DIRECT,
                 rule="immediate",
-                reason=f"urgency is immediate and the band holds the whole order ({inputs.band_lots} lots)",
+                reason=f"urgency is immediate and the band holds the whole order ({inputs.qty(inputs.band_lots)})",
             )
         return Choice(
             strategy=StrategyName.SNIPER,
             rule="immediate",
             reason=(
-                f"urgency is immediate but the band holds only {inputs.band_lots} of {inputs.qty_lots} lots: "
+                f"urgency is immediate but the band holds only {inputs.qty(inputs.band_lots)} "
+                f"of {inputs.qty(inputs.qty_lots)}: "
                 "DIRECT would fill part and stop; SNIPER takes liquidity as it returns and finishes with an IOC"
             ),
         )
@@ -210,8 +217,8 @@ def choose(inputs: MarketInputs) -> Choice:
             strategy=StrategyName.SNIPER if high else StrategyName.TWAP,
             rule="tight/thin-band",
             reason=(
-                f"the spread is tight ({inputs.spread_bps:.2f} bps) but the band holds only {inputs.band_lots} "
-                f"of {inputs.qty_lots} lots: DIRECT would fill part and stop"
+                f"the spread is tight ({inputs.spread_bps:.2f} bps) but the band holds only "
+                f"{inputs.qty(inputs.band_lots)} of {inputs.qty(inputs.qty_lots)}: DIRECT would fill part and stop"
             ),
         )
     return Choice(strategy=StrategyName.TWAP, rule="default", reason="no rule above applies: work it over time")
@@ -229,6 +236,7 @@ def measure(plan: ParentPlan, view: MarketView) -> MarketInputs | None:
     volatility = tape.volatility(view.now_ns, horizon_s=float(horizon_s)) if tape is not None else None
     visible = plan.chunk_lots if plan.chunk_lots else plan.qty_lots // 10
     return MarketInputs(
+        instrument=plan.instrument,
         qty_lots=plan.qty_lots,
         spread_bps=book.spread_bps(),
         depth_lots=sum(size for _, size in book.top(opposite, DEPTH_LEVELS)),
@@ -279,6 +287,7 @@ class Smart(BaseStrategy):
         return replace(self.delegate.summary(), strategy_used=self.chosen.value, reason=self.reason)
 
     def on_event(self, event: Event, view: MarketView) -> list[Command]:
+        self._view = view
         if self.delegate is not None:
             return self._forward(event, view)
         if self.state is StrategyState.DONE:
@@ -340,7 +349,6 @@ class Smart(BaseStrategy):
         assert delegate is not None
         commands = delegate.on_event(event, view)
         self.wakeup_at_ns = delegate.wakeup_at_ns
-        self.filled_lots = delegate.filled_lots
         self.stop_reason = delegate.stop_reason
         self.state = delegate.state
         return commands

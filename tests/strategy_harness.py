@@ -1,46 +1,52 @@
-"""Drive one strategy as a pure state machine, with the test playing market and venue.
+"""Drive one strategy through the real engine and desk, with the test playing market and venue.
 
-* ``FakeView`` is a ``MarketView``: a settable ``now_ns``, a real ``OrderBook`` loaded with
-  snapshots, a real ``TradeTape``, and the children in a real ``OrderTracker``, so fills are
-  booked once, never beyond a child's quantity, and statuses only move forward.
-* ``Driver`` delivers events to the strategy the way the engine's bus and desk do: in order,
-  run to completion (an event raised while another is delivered waits its turn), a
-  ``ChildFilled`` before the status change it causes, timers only at the time the strategy
-  last asked for, ``StopRequested`` at the deadline. Every command is checked as
-  ``engine.desk`` checks it (band, grid, venue minimums, SYNCED book, parent overcommit); a
-  refused child comes back as ``ChildDenied`` and is recorded in ``denied``.
-* The test is the venue: ``ack``, ``fill``, ``cancel_ack``, ``reject``; ``fill_iocs`` fills IOC
-  children against the book (level by level, never beyond their limit) and cancels their rest;
-  ``confirm_cancels`` confirms the cancels the strategy asked for; ``settle`` repeats both until
-  nothing changes.
+Nothing of the desk is re-implemented here. ``Market`` is an ``engine.engine.Engine`` on a
+``SimClock`` with one symbol: its books, trade tape, order tracker and desk are the ones live
+trading and backtests use. ``Driver`` starts the parent with ``Engine.start_parent`` (the desk
+plans it, vets every command, delivers events in bus order, keeps the strategy's timer and the
+deadline), and only watches: the strategy the desk drives is wrapped in ``_Recorder``, which
+records what was delivered and what came back, and the commands that passed the desk's checks
+are taken from the engine's outbox.
+
+The test is the venue and the market:
+
+* market: ``book`` (a snapshot), ``touch_book`` (an empty in-sequence delta), ``break_book`` (a
+  delta after a gap: RESYNCING), ``trade``; each goes through ``Engine.handle`` like a feed;
+* venue: ``ack``, ``fill``, ``cancel_ack``, ``reject`` send the venue's order and execution
+  reports through ``Engine.handle`` (so the tracker de-duplicates fills, refuses overfills and
+  only moves statuses forward); ``fill_iocs`` fills IOC children against the book, level by
+  level within their limit, and cancels their rest; ``confirm_cancels`` confirms the cancels the
+  desk sent; ``settle`` repeats both until nothing changes;
+* time: ``advance_to`` moves the ``SimClock``, which fires the desk's timers (the strategy's
+  wake-up and the deadline) in time order.
+
+A strategy that raises fails the test (the desk would log it and stop the parent). Books never
+go STALE on silence here: tests move time in big steps without book messages.
 """
 
 from __future__ import annotations
 
-from collections import deque
-from collections.abc import Callable
+from dataclasses import fields
 from decimal import Decimal
 from itertools import count
 
-from engine.book import BookTransition, OrderBook
+from engine.book import OrderBook
+from engine.clock import SimClock
 from engine.commands import CancelOrder, Command, SubmitOrder
-from engine.desk import Strategy, child_problem
+from engine.desk import MarketView, Strategy, StrategySummary, WorkingParent
+from engine.engine import Engine
 from engine.enums import BookState, OrderStatus, Side, TimeInForce
 from engine.events import (
     BookDelta,
-    BookStateChanged,
     ChildDenied,
-    ChildFilled,
     Event,
     OrderFilled,
     OrderUpdated,
-    ParentStarted,
-    StopRequested,
-    TimerFired,
+    ParentFinished,
     TradePrinted,
 )
 from engine.instrument import Instrument
-from engine.orders import ChildOrder, OrderTracker
+from engine.orders import ChildOrder
 from engine.parent import ParentOrder, ParentPlan, RoutingConfig, StrategyName
 from engine.tape import TradeTape
 from strategies.base import BaseStrategy
@@ -50,6 +56,7 @@ __all__ = [
     "STEPPED",
     "T0",
     "S",
+    "Market",
     "FakeView",
     "Driver",
     "make_plan",
@@ -60,6 +67,8 @@ __all__ = [
 
 S = 1_000_000_000
 T0 = 1_700_000_000 * S  # 2023-11-14 22:13:20 UTC
+DEPTH = 50
+NEVER_STALE_NS = 10 * 365 * 86_400 * S  # tests jump minutes without a book message
 
 BTC = Instrument(
     symbol="BTCUSDT",
@@ -95,43 +104,52 @@ def ladder(best: int, side: Side, sizes: list[int], step: int = 10) -> list[tupl
     return [(best + direction * step * i, size) for i, size in enumerate(sizes)]
 
 
-class FakeView:
-    """A ``MarketView`` over one symbol: the book, the tape and the children of the test."""
+class _Instant(Event, frozen=True, kw_only=True, gc=False):
+    """Published by the harness to run something inside a bus delivery (see ``start_as_the_book_gaps``)."""
+
+
+class Market:
+    """One symbol on a real ``Engine`` and ``SimClock``; also the ``MarketView`` strategies read.
+
+    The view methods are the desk's own view, so a strategy asked directly (``strategy.book(view)``)
+    sees exactly what it sees when the desk drives it.
+    """
 
     def __init__(self, instrument: Instrument = BTC, *, now_ns: int = T0) -> None:
-        self.now_ns = now_ns
         self.instrument = instrument
         self.symbol = instrument.symbol
-        self.order_book = OrderBook(self.symbol, 50, instrument)
-        self.trade_tape = TradeTape(self.symbol)
-        self.emitted: list[Event] = []
-        self.publish: Callable[[Event], None] = self.emitted.append  # the Driver's bus once it drives
-        self.tracker = OrderTracker(self._instrument_of, self._emit)
+        self.clock = SimClock(now_ns)
+        self.engine = Engine(self.clock, instruments={self.symbol: instrument}, stale_after_ns=NEVER_STALE_NS)
+        self.order_book = self.engine.books.open(self.symbol, DEPTH)
+        self.trade_tape = self.engine.watch_trades(self.symbol)
+        self.tracker = self.engine.orders
+        self._desk_view: MarketView = self.engine.desk.view
         self._update_id = 0
 
-    def _emit(self, event: Event) -> None:
-        self.publish(event)
+    # -- MarketView (the desk's own) ----------------------------------------------------------
+    @property
+    def now_ns(self) -> int:
+        return self.clock.now_ns()
 
-    def _instrument_of(self, symbol: str) -> Instrument | None:
-        return self.instrument if symbol == self.symbol else None
-
-    # -- MarketView --------------------------------------------------------------------------
     def book(self, symbol: str) -> OrderBook | None:
-        return self.order_book if symbol == self.symbol else None
+        return self._desk_view.book(symbol)
 
     def tape(self, symbol: str) -> TradeTape | None:
-        return self.trade_tape if symbol == self.symbol else None
+        return self._desk_view.tape(symbol)
 
     def child(self, client_order_id: str) -> ChildOrder | None:
-        return self.tracker.get(client_order_id)
+        return self._desk_view.child(client_order_id)
 
     def children(self, parent_id: str) -> list[ChildOrder]:
-        return list(self.tracker.children(parent_id))
+        return self._desk_view.children(parent_id)
 
     def open_children(self, parent_id: str) -> list[ChildOrder]:
-        return self.tracker.open_children(parent_id)
+        return self._desk_view.open_children(parent_id)
 
-    # -- market data -------------------------------------------------------------------------
+    def filled_lots(self, parent_id: str) -> int:
+        return self._desk_view.filled_lots(parent_id)
+
+    # -- market data ----------------------------------------------------------------------------
     def book_message(
         self, bids: list[tuple[int, int]], asks: list[tuple[int, int]], *, snapshot: bool = True, gap: int = 0
     ) -> BookDelta:
@@ -141,7 +159,7 @@ class FakeView:
             ts_event_ns=self.now_ns,
             ts_recv_ns=self.now_ns,
             symbol=self.symbol,
-            depth=50,
+            depth=DEPTH,
             is_snapshot=snapshot,
             bids=[(fp(p), fq(q)) for p, q in bids],
             asks=[(fp(p), fq(q)) for p, q in asks],
@@ -149,13 +167,17 @@ class FakeView:
             seq=self._update_id,
         )
 
-    def load(self, bids: list[tuple[int, int]], asks: list[tuple[int, int]]) -> bool:
-        """Apply a snapshot directly (no events): for setting up before the parent starts."""
-        return self.order_book.apply(self.book_message(bids, asks))
+    def load(self, bids: list[tuple[int, int]], asks: list[tuple[int, int]]) -> None:
+        """A snapshot through the engine: for setting up before the parent starts."""
+        self.engine.handle(self.book_message(bids, asks))
+
+
+FakeView = Market
+"""The name tests used before the harness drove the real desk (kept for test modules owned elsewhere)."""
 
 
 def make_plan(
-    view: FakeView,
+    view: Market,
     *,
     strategy: StrategyName = StrategyName.TWAP,
     qty: str = "1.000",
@@ -163,7 +185,7 @@ def make_plan(
     parent_id: str = "P1",
     **config: object,
 ) -> ParentPlan:
-    """A parent planned against the view's book now (it must be SYNCED and two-sided)."""
+    """A parent planned against the market's book now, exactly as the desk will plan it at start."""
     mid = view.order_book.mid_ticks()
     assert mid is not None, "load a two-sided book first"
     parent = ParentOrder(
@@ -176,199 +198,225 @@ def make_plan(
     return parent.plan(view.instrument, arrival_mid_ticks=mid, start_ns=view.now_ns)
 
 
-def default_book(
-    view: FakeView, *, bid: int = MID_BID, ask: int = MID_ASK, size: int = 1_000, levels: int = 10
-) -> None:
+def default_book(view: Market, *, bid: int = MID_BID, ask: int = MID_ASK, size: int = 1_000, levels: int = 10) -> None:
     view.load(ladder(bid, Side.BUY, [size] * levels), ladder(ask, Side.SELL, [size] * levels))
 
 
-class Driver:
-    """Feeds one strategy its events as the engine would, and checks what it sends as the desk would."""
+def _same_plan(a: ParentPlan, b: ParentPlan) -> bool:
+    """Equal in everything the desk decides (the notes are the strategy's own)."""
+    return all(getattr(a, f.name) == getattr(b, f.name) for f in fields(ParentPlan) if f.name != "notes")
 
-    def __init__(self, strategy: Strategy, view: FakeView, *, deadline_stop: bool = True) -> None:
+
+class _Recorder:
+    """The ``Strategy`` the desk drives: the strategy under test, every delivery and reaction recorded."""
+
+    def __init__(self, strategy: Strategy, driver: Driver) -> None:
+        self.strategy = strategy
+        self.driver = driver
+
+    @property
+    def plan(self) -> ParentPlan:
+        return self.strategy.plan
+
+    @plan.setter
+    def plan(self, plan: ParentPlan) -> None:
+        raise AttributeError("the desk never replaces a strategy's plan")
+
+    @property
+    def wakeup_at_ns(self) -> int | None:
+        return self.strategy.wakeup_at_ns
+
+    @wakeup_at_ns.setter
+    def wakeup_at_ns(self, when_ns: int | None) -> None:
+        self.strategy.wakeup_at_ns = when_ns
+
+    @property
+    def wants_book(self) -> bool:
+        return self.strategy.wants_book
+
+    @property
+    def wants_trades(self) -> bool:
+        return self.strategy.wants_trades
+
+    @property
+    def finished(self) -> bool:
+        return self.strategy.finished
+
+    @property
+    def outcome(self) -> str:
+        return self.strategy.outcome
+
+    def summary(self) -> StrategySummary:
+        return self.strategy.summary()
+
+    def on_event(self, event: Event, view: MarketView) -> list[Command]:
+        driver = self.driver
+        driver.observe()
+        try:
+            commands = self.strategy.on_event(event, view)
+        except Exception as exc:
+            driver.errors.append(exc)
+            raise
+        driver.record(event, commands)
+        return commands
+
+
+class Driver:
+    """Starts one strategy on the market's desk, plays venue and market, and records what happened."""
+
+    def __init__(self, strategy: Strategy, view: Market, *, deadline_stop: bool = True) -> None:
         self.strategy = strategy
         self.view = view
+        self.engine = view.engine
         self.plan = strategy.plan
         self.deadline_stop = deadline_stop
         self.emitted: list[SubmitOrder] = []  # every child the strategy asked for
-        self.submitted: list[SubmitOrder] = []  # the ones that passed the checks
-        self.denied: list[tuple[SubmitOrder, str]] = []
-        self.cancels: list[CancelOrder] = []
-        self.log: list[tuple[int, Command]] = []
-        self.seen: list[Event] = []
+        self.submitted: list[SubmitOrder] = []  # the ones the desk let through
+        self.denied: list[tuple[SubmitOrder, str]] = []  # the ones it refused, and why
+        self.cancels: list[CancelOrder] = []  # cancels the desk sent to the venue
+        self.log: list[tuple[int, Command]] = []  # every command the strategy returned, with the time
+        self.seen: list[Event] = []  # every event the desk delivered
         self.reactions: list[tuple[Event, list[Command]]] = []  # each delivered event and what it caused
-        self.filled_lots = 0
+        self.errors: list[Exception] = []
         self.finished = False
         self.outcome: str | None = None
         self.max_live = 0
         self.max_committed = 0
-        self._timer_at: int | None = None  # the desk's timer_at_ns
-        self._timer_armed = False  # whether that timer is still to fire
-        self._deadline_done = False
-        self._pending: deque[Event] = deque()
-        self._delivering = False
+        self._recorder = _Recorder(strategy, self)
         self._exec_ids = count(1)
         self._cancel_requested: list[str] = []
-        view.publish = self.publish
-        view.order_book.on_transition = self._on_transition
+        self.engine.bus.subscribe(ParentFinished, self._on_finished)
 
-    # -- the bus -------------------------------------------------------------------------------
-    def publish(self, event: Event) -> None:
-        self._pending.append(event)
-        if self._delivering:
-            return
-        self._delivering = True
-        try:
-            while self._pending:
-                self._deliver(self._pending.popleft())
-        finally:
-            self._delivering = False
-
-    def _deliver(self, event: Event) -> None:
-        if self.finished:
-            return
-        parent_id = getattr(event, "parent_id", self.plan.parent_id)
-        if parent_id != self.plan.parent_id:
-            return
-        if isinstance(event, TimerFired) and event.ts_event_ns != self._timer_at:
-            return  # a timer the strategy has since moved
-        if (isinstance(event, BookDelta) and not self.strategy.wants_book) or (
-            isinstance(event, TradePrinted) and not self.strategy.wants_trades
-        ):
-            return  # as the desk does: a strategy that says it has no use for them does not get them
-        if isinstance(event, ChildFilled):
-            self.filled_lots += event.qty_lots
+    # -- what the desk did ---------------------------------------------------------------------
+    def record(self, event: Event, commands: list[Command]) -> None:
         self.seen.append(event)
-        commands = self.strategy.on_event(event, self.view)
         self.reactions.append((event, commands))
+        now = self.view.now_ns
         for command in commands:
-            self._vet_and_send(command)
-        wanted = self.strategy.wakeup_at_ns
-        if wanted != self._timer_at:  # the desk's _reschedule
-            self._timer_at = wanted
-            self._timer_armed = wanted is not None
+            self.log.append((now, command))
+            if isinstance(command, SubmitOrder):
+                self.emitted.append(command)
+        if isinstance(event, ChildDenied):
+            denied = next((c for c in self.emitted if c.client_order_id == event.client_order_id), None)
+            if denied is not None:
+                self.denied.append((denied, event.reason))
+
+    def observe(self) -> None:
         self.max_live = max(self.max_live, len(self.live()))
         self.max_committed = max(self.max_committed, self.committed())
-        if self.strategy.finished:
+
+    def _on_finished(self, event: ParentFinished) -> None:
+        if event.parent_id == self.plan.parent_id:
             self.finished = True
-            self.outcome = self.strategy.outcome
+            self.outcome = event.state
 
-    def _on_transition(self, book: OrderBook, change: BookTransition) -> None:
-        now = self.view.now_ns
-        self.publish(
-            BookStateChanged(
-                ts_event_ns=now,
-                ts_recv_ns=now,
-                symbol=book.symbol,
-                depth=book.depth,
-                old=change.old,
-                new=change.new,
-                reason=change.reason,
-            )
-        )
-
-    # -- the desk's checks -----------------------------------------------------------------------
-    def _vet_and_send(self, command: Command) -> None:
-        self.log.append((self.view.now_ns, command))
-        if isinstance(command, SubmitOrder):
-            self.emitted.append(command)
-            problem = self.problem(command)
-            if problem is not None:
-                self.denied.append((command, problem))
-                now = self.view.now_ns
-                self.publish(
-                    ChildDenied(
-                        ts_event_ns=now,
-                        ts_recv_ns=now,
-                        client_order_id=command.client_order_id,
-                        parent_id=self.plan.parent_id,
-                        symbol=command.symbol,
-                        reason=problem,
-                    )
-                )
-                return
-            self.view.tracker.register(command, self.view.now_ns)
-            self.submitted.append(command)
-        elif isinstance(command, CancelOrder):
-            self.cancels.append(command)
-            child = self.view.tracker.get(command.client_order_id)
-            if child is not None and child.parent_id == self.plan.parent_id and child.is_open:
+    def _drain(self) -> None:
+        """Take what the desk sent; fail the test if the strategy (or any subscriber) raised."""
+        if self.errors:
+            raise self.errors[0]
+        assert self.engine.bus.handler_errors == 0, "a bus subscriber raised (see the log)"
+        for command in self.engine.commands_to_send():
+            if isinstance(command, SubmitOrder):
+                self.submitted.append(command)
+            elif isinstance(command, CancelOrder):
+                self.cancels.append(command)
                 self._cancel_requested.append(command.client_order_id)
+        self.observe()
+
+    @property
+    def working(self) -> WorkingParent:
+        return self.engine.desk.parents[self.plan.parent_id]
+
+    @property
+    def filled_lots(self) -> int:
+        """The parent's filled lots, from the order tracker (the one count)."""
+        return self.engine.orders.filled_lots(self.plan.parent_id)
 
     def committed(self) -> int:
         return self.filled_lots + sum(c.leaves_lots for c in self.view.open_children(self.plan.parent_id))
 
-    def problem(self, order: SubmitOrder) -> str | None:
-        """The desk's own rules (``engine.desk.child_problem``), on the test's state."""
-        return child_problem(self.plan, order, self.view.tracker, self.view.order_book, self.committed())
+    # -- starting --------------------------------------------------------------------------------
+    def _factory(self, plan: ParentPlan) -> _Recorder:
+        assert _same_plan(plan, self.plan), "the desk planned the parent differently from the test"
+        return self._recorder
+
+    def start(self) -> None:
+        """The parent starts on the desk now (its book must be SYNCED, as the desk requires)."""
+        self.engine.start_parent(self.plan.parent, self._factory)
+        if not self.deadline_stop:
+            handle = self.working.deadline_timer
+            assert handle is not None
+            handle.cancel()  # the strategy alone must stop itself
+        self._drain()
+
+    def start_as_the_book_gaps(self) -> None:
+        """The parent starts and, in the same instant, its book gaps before the strategy hears of the start.
+
+        Both happen inside one bus delivery, so ``ParentStarted`` reaches the strategy after the
+        book went RESYNCING: the start a strategy sees on a book it cannot trade on.
+        """
+
+        def start_then_gap(_: _Instant) -> None:
+            self.engine.bus.unsubscribe(subscription)
+            self.engine.start_parent(self.plan.parent, self._factory)
+            self.engine.handle(self.view.book_message([], [], snapshot=False, gap=5))
+
+        subscription = self.engine.bus.subscribe(_Instant, start_then_gap)
+        now = self.view.now_ns
+        self.engine.bus.publish(_Instant(ts_event_ns=now, ts_recv_ns=now))
+        self._drain()
 
     # -- time ----------------------------------------------------------------------------------
-    def start(self) -> None:
-        now = self.view.now_ns
-        self.publish(
-            ParentStarted(ts_event_ns=now, ts_recv_ns=now, parent_id=self.plan.parent_id, symbol=self.plan.symbol)
-        )
-
     def advance_to(self, when_ns: int) -> None:
-        """Move time to ``when_ns``, firing the deadline and the strategy's timer on the way."""
-        for _ in range(100_000):
-            deadline = None if (self._deadline_done or not self.deadline_stop) else self.plan.deadline_ns
-            timer = self._timer_at if self._timer_armed else None
-            due = [t for t in (deadline, timer) if t is not None and t <= when_ns]
-            if not due or self.finished:
-                break
-            at = min(due)
-            self.view.now_ns = max(self.view.now_ns, at)
-            if at == deadline:  # the desk's deadline timer was set first, so it fires first at a tie
-                self._deadline_done = True
-                self.publish(
-                    StopRequested(ts_event_ns=at, ts_recv_ns=at, parent_id=self.plan.parent_id, reason="time limit")
-                )
-            else:
-                self._timer_armed = False
-                self.publish(TimerFired(ts_event_ns=at, ts_recv_ns=at, parent_id=self.plan.parent_id))
-        else:
-            raise AssertionError("timers never settled")
-        self.view.now_ns = max(self.view.now_ns, when_ns)
+        """Move the clock to ``when_ns``, firing the desk's timers due on the way."""
+        self.view.clock.advance_to(max(when_ns, self.view.now_ns))
+        self._drain()
 
     def advance(self, seconds: float) -> None:
         self.advance_to(self.view.now_ns + int(seconds * S))
 
     @property
     def next_wakeup(self) -> int | None:
-        return self._timer_at if self._timer_armed else None
+        """When the desk's timer for the strategy will fire (None if none is pending)."""
+        working = self.working
+        timer = working.timer
+        return working.timer_at_ns if timer is not None and not timer.cancelled else None
 
     # -- market --------------------------------------------------------------------------------
+    def publish(self, event: Event) -> None:
+        self.engine.bus.publish(event)
+        self._drain()
+
     def book(self, bids: list[tuple[int, int]], asks: list[tuple[int, int]]) -> None:
-        """A snapshot, published if the book took it (and its state change before it)."""
-        message = self.view.book_message(bids, asks)
-        if self.view.order_book.apply(message):
-            self.publish(message)
+        """A snapshot (a RESYNCING book becomes SYNCED, published before the snapshot itself)."""
+        self.engine.handle(self.view.book_message(bids, asks))
+        self._drain()
 
     def touch_book(self) -> None:
         """An empty in-sequence delta: a book event that changes nothing."""
-        message = self.view.book_message([], [], snapshot=False)
-        if self.view.order_book.apply(message):
-            self.publish(message)
+        self.engine.handle(self.view.book_message([], [], snapshot=False))
+        self._drain()
 
     def break_book(self) -> None:
         """A delta after a gap: the book goes RESYNCING (published as BookStateChanged)."""
-        self.view.order_book.apply(self.view.book_message([], [], snapshot=False, gap=5))
+        self.engine.handle(self.view.book_message([], [], snapshot=False, gap=5))
+        self._drain()
 
     def trade(self, price_ticks: int, lots: int, taker: Side = Side.BUY) -> None:
         instrument = self.view.instrument
         now = self.view.now_ns
-        trade = TradePrinted(
-            ts_event_ns=now,
-            ts_recv_ns=now,
-            symbol=self.view.symbol,
-            trade_id=f"t{next(self._exec_ids)}",
-            price=instrument.price_decimal(price_ticks),
-            qty=instrument.qty_decimal(lots),
-            taker_side=taker,
+        self.engine.handle(
+            TradePrinted(
+                ts_event_ns=now,
+                ts_recv_ns=now,
+                symbol=self.view.symbol,
+                trade_id=f"t{next(self._exec_ids)}",
+                price=instrument.price_decimal(price_ticks),
+                qty=instrument.qty_decimal(lots),
+                taker_side=taker,
+            )
         )
-        self.view.trade_tape.add(trade)
-        self.publish(trade)
+        self._drain()
 
     # -- the venue -----------------------------------------------------------------------------
     def children(self) -> list[ChildOrder]:
@@ -378,7 +426,7 @@ class Driver:
         return [c for c in self.children() if c.is_open and c.leaves_lots > 0]
 
     def _order(self, cid: str) -> ChildOrder:
-        child = self.view.tracker.get(cid)
+        child = self.engine.orders.get(cid)
         assert child is not None, f"no child {cid}"
         return child
 
@@ -386,7 +434,7 @@ class Driver:
         child = self._order(cid)
         instrument = self.view.instrument
         now = self.view.now_ns
-        self.view.tracker.on_order_update(
+        self.engine.handle(
             OrderUpdated(
                 ts_event_ns=now,
                 ts_recv_ns=now,
@@ -404,6 +452,7 @@ class Driver:
                 reject_reason=reason,
             )
         )
+        self._drain()
 
     def ack(self, cid: str) -> None:
         self._update(cid, OrderStatus.NEW)
@@ -425,7 +474,7 @@ class Driver:
         instrument = self.view.instrument
         now = self.view.now_ns
         exec_id = exec_id or f"e{next(self._exec_ids)}"
-        self.view.tracker.on_fill(
+        self.engine.handle(
             OrderFilled(
                 ts_event_ns=now,
                 ts_recv_ns=now,
@@ -441,6 +490,7 @@ class Driver:
                 fee=Decimal(0),
             )
         )
+        self._drain()
         return exec_id
 
     def fill_iocs(self, *, consume: bool = True) -> bool:
@@ -470,16 +520,15 @@ class Driver:
                 self.cancel_ack(child.client_order_id)
             if consume and taken and book.state is BookState.SYNCED:
                 bids, asks = (taken, []) if child.side is Side.SELL else ([], taken)
-                message = self.view.book_message(bids, asks, snapshot=False)
-                if book.apply(message):
-                    self.publish(message)
+                self.engine.handle(self.view.book_message(bids, asks, snapshot=False))
+                self._drain()
         return changed
 
     def confirm_cancels(self) -> bool:
         changed = False
         requested, self._cancel_requested = self._cancel_requested, []
         for cid in requested:
-            child = self.view.tracker.get(cid)
+            child = self.engine.orders.get(cid)
             if child is not None and child.is_open:
                 self.cancel_ack(cid)
                 changed = True
@@ -502,14 +551,14 @@ class Driver:
 def started(
     strategy_cls: type[BaseStrategy],
     *,
-    view: FakeView | None = None,
+    view: Market | None = None,
     seed: int = 0,
     strategy: StrategyName = StrategyName.TWAP,
     **plan_kw: object,
 ) -> tuple[Driver, BaseStrategy]:
-    """A strategy built on a fresh default book and started."""
+    """A strategy built on a fresh default book and started on the desk."""
     if view is None:
-        view = FakeView()
+        view = Market()
         default_book(view)
     plan = make_plan(view, strategy=strategy, **plan_kw)  # type: ignore[arg-type]
     instance = strategy_cls(plan, seed=seed)

@@ -15,6 +15,7 @@ from engine.errors import ConfigError
 from engine.events import (
     BookDelta,
     ChildDenied,
+    ChildFilled,
     Event,
     OrderFilled,
     ParentFinished,
@@ -156,13 +157,13 @@ def test_a_good_child_is_registered_and_sent() -> None:
 @pytest.mark.parametrize(
     ("command", "reason"),
     [
-        (child(1, 10, 9509510), "outside the band"),
-        (child(1, 10, 9500015), "off the tick grid"),
+        (child(1, 10, 9509510), "price 95095.10 is outside the band (worst allowed 95095.00)"),
+        (child(1, 10, 9500015), "price 95000.15 is off the tick grid 0.10"),
         (child(1, 0, 9500010), "not a positive multiple"),
         (child(1, 10, 9500010, order_type=OrderType.MARKET), "children must be limit orders"),
         (child(1, 10, 9500010, parent="P2"), "does not belong to parent"),
         (child(1, 10, 9500010, side=Side.SELL), "side differs"),
-        (child(1, 51, 9500010), "would commit 51 lots of a 50-lot parent"),
+        (child(1, 51, 9500010), "would commit 0.051 of a 0.050 parent"),
         (child(1, 200_000, 9500010), "over the venue maximum"),
     ],
 )
@@ -196,7 +197,7 @@ def test_open_children_count_against_the_parent() -> None:
     engine, strategy, _ = started()
     emit(engine, strategy, child(1, 30, 9500010), child(2, 30, 9500010))
     assert [c.client_order_id for c in engine.commands_to_send() if isinstance(c, SubmitOrder)] == ["P1-1"]
-    assert "would commit 60 lots" in denials(strategy)[0]
+    assert "would commit 0.060 of a 0.050 parent" in denials(strategy)[0]
 
 
 def test_nothing_goes_out_while_the_book_is_not_synced() -> None:
@@ -246,6 +247,42 @@ def test_fills_reach_the_strategy_and_free_parent_quantity() -> None:
     )  # fmt: skip
     emit(engine, strategy, child(2, 20, 9500010))
     assert [c.client_order_id for c in engine.commands_to_send() if isinstance(c, SubmitOrder)] == ["P1-2"]
+
+
+def test_the_desk_reads_the_filled_quantity_from_the_tracker_even_after_the_parent_finished() -> None:
+    """A fill that lost the race with the end of its parent still counts: one count, the tracker's."""
+    engine, strategy, _ = started()
+    emit(engine, strategy, child(1, 30, 9500010))
+    engine.commands_to_send()
+    strategy.done = True
+    emit(engine, strategy)
+    working = engine.desk.parents["P1"]
+    assert working.finished_ns is not None
+    engine.handle(
+        OrderFilled(
+            ts_event_ns=2_000, ts_recv_ns=2_000, category="linear", symbol="BTCUSDT", exec_id="e1", order_id="V1",
+            order_link_id="P1-1", side=Side.BUY, price=Decimal("95000.10"), qty=Decimal("0.030"), is_maker=False,
+        )
+    )  # fmt: skip
+    assert working.filled_lots == engine.desk.view.filled_lots("P1") == engine.orders.filled_lots("P1") == 30
+
+
+def test_a_finished_strategy_hears_of_a_late_fill_but_cannot_act_on_it() -> None:
+    """So its notes can say the outcome changed; whatever it returns is not sent."""
+    engine, strategy, _ = started()
+    emit(engine, strategy, child(1, 30, 9500010))
+    engine.commands_to_send()
+    strategy.done = True
+    emit(engine, strategy)
+    strategy.queue = [child(2, 10, 9500010)]
+    engine.handle(
+        OrderFilled(
+            ts_event_ns=2_000, ts_recv_ns=2_000, category="linear", symbol="BTCUSDT", exec_id="e1", order_id="V1",
+            order_link_id="P1-1", side=Side.BUY, price=Decimal("95000.10"), qty=Decimal("0.030"), is_maker=False,
+        )
+    )  # fmt: skip
+    assert isinstance(strategy.seen[-1], ChildFilled) and strategy.seen[-1].qty_lots == 30
+    assert engine.commands_to_send() == [] and engine.orders.get("P1-2") is None
 
 
 def test_the_deadline_sends_stop_requested() -> None:

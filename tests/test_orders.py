@@ -259,3 +259,20 @@ def test_transition_table_only_moves_forward() -> None:
             assert S.NEW not in targets
     assert TRANSITIONS[S.FILLED] == frozenset() and TRANSITIONS[S.REJECTED] == frozenset()
     assert TRANSITIONS[S.CANCELLED] == frozenset({S.FILLED})
+
+
+def test_each_parent_has_one_filled_total_kept_as_fills_are_booked() -> None:
+    """The tracker owns the count: duplicates once, overfills refused, held fills when booked, per parent."""
+    tracker, events = make_tracker()
+    submit(tracker, "P1-1")
+    submit(tracker, "P1-2")
+    submit(tracker, "P2-1")
+    tracker.on_fill(fill("e1", "0.004", link="P1-1"))
+    tracker.on_fill(fill("e1", "0.004", link="P1-1"))  # the same execution again
+    tracker.on_fill(fill("e2", "0.015", link="P1-2", order_id="V2"))  # 5 lots beyond the child: refused
+    tracker.on_fill(fill("e3", "0.003", link="", order_id="V3"))  # P2-1's, waiting for its orderId
+    assert (tracker.filled_lots("P1"), tracker.filled_lots("P2"), tracker.filled_lots("P9")) == (14, 0, 0)
+    tracker.on_order_update(update(S.NEW, link="P2-1", order_id="V3"))
+    assert tracker.filled_lots("P2") == 3
+    booked = [e.qty_lots for e in events if isinstance(e, ChildFilled) and e.parent_id == "P1"]
+    assert tracker.filled_lots("P1") == sum(booked) == 14

@@ -10,7 +10,7 @@ from engine.events import ChildFilled
 from engine.parent import StrategyName
 from strategies.base import StrategyState
 from strategies.iceberg import Iceberg
-from tests.strategy_harness import MID_ASK, MID_BID, Driver, FakeView, S, default_book, ladder, make_plan, started
+from tests.strategy_harness import MID_ASK, MID_BID, Driver, Market, S, default_book, ladder, make_plan, started
 
 
 def iceberg(**kw: object) -> tuple[Driver, Iceberg]:
@@ -103,7 +103,7 @@ def test_refill_joins_the_touch_of_the_moment() -> None:
 
 def test_visible_size_can_be_randomised_with_the_seed() -> None:
     def sizes(seed: int) -> list[int]:
-        view = FakeView()
+        view = Market()
         default_book(view)
         plan = make_plan(view, strategy=StrategyName.ICEBERG, qty="5.000", chunk_size=Decimal("0.200"))
         driver = Driver(Iceberg(plan, seed=seed, visible_jitter=0.3), view)
@@ -133,7 +133,7 @@ def test_leftovers_are_cancelled_at_the_time_limit() -> None:
 
 
 def test_the_strategy_alone_cancels_at_its_deadline_timer() -> None:
-    view = FakeView()
+    view = Market()
     default_book(view)
     plan = make_plan(view, strategy=StrategyName.ICEBERG, time_limit_s=30)
     driver = Driver(Iceberg(plan), view, deadline_stop=False)
@@ -174,10 +174,12 @@ def test_a_late_fill_after_the_time_limit_cancel_is_counted_without_a_refill() -
     driver.advance_to(strategy.plan.deadline_ns)
     driver.cancel_ack(first)
     assert driver.finished
+    assert strategy.filled_lots == 0 and driver.outcome == "unfilled"
     driver.fill(first)  # the cancel lost the race; the desk no longer drives a finished parent
     child = driver.view.child(first)
     assert child is not None and child.status is OrderStatus.FILLED
     assert len(driver.submitted) == 1
+    assert strategy.filled_lots == 100 and strategy.outcome == "partially filled"  # the tracker's count
 
 
 def test_a_late_fill_of_a_replaced_child_trims_what_rests() -> None:

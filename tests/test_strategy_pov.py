@@ -9,7 +9,7 @@ from engine.enums import Side, TimeInForce
 from engine.events import TradePrinted
 from engine.parent import StrategyName, Urgency
 from strategies.pov import Pov
-from tests.strategy_harness import MID_ASK, MID_BID, Driver, FakeView, default_book, ladder, make_plan, started
+from tests.strategy_harness import MID_ASK, MID_BID, Driver, Market, default_book, ladder, make_plan, started
 
 
 def pov(**kw: object) -> tuple[Driver, Pov]:
@@ -26,7 +26,7 @@ def test_nothing_before_the_market_trades() -> None:
 
 
 def test_volume_before_the_start_does_not_count() -> None:
-    view = FakeView()
+    view = Market()
     default_book(view)
     view.trade_tape.add(
         TradePrinted(

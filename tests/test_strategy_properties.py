@@ -8,7 +8,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from engine.commands import SubmitOrder
+from engine.commands import Command, SubmitOrder
+from engine.desk import MarketView
 from engine.enums import Side
 from engine.instrument import Instrument
 from engine.parent import StrategyName, Urgency
@@ -17,7 +18,7 @@ from strategies.base import BaseStrategy
 from strategies.profile import u_shape
 from strategies.smart import Smart
 from strategies.vwap import Vwap
-from tests.strategy_harness import BTC, MID_ASK, MID_BID, STEPPED, Driver, FakeView, S, default_book, ladder, make_plan
+from tests.strategy_harness import BTC, MID_ASK, MID_BID, STEPPED, Driver, Market, S, default_book, ladder, make_plan
 
 Op = tuple[str, int]
 
@@ -111,7 +112,7 @@ def test_no_child_outside_the_band_and_never_more_than_the_parent(
     parent: tuple[Instrument, dict[str, object]], script: list[Op], seed: int
 ) -> None:
     instrument, config = parent
-    view = FakeView(instrument)
+    view = Market(instrument)
     default_book(view)
     plan = make_plan(view, **config)  # type: ignore[arg-type]
     strategy = make_strategy(plan, seed=seed, profile=u_shape())
@@ -130,7 +131,7 @@ def test_no_child_outside_the_band_and_never_more_than_the_parent(
 
 
 def test_make_strategy_builds_the_named_strategy() -> None:
-    view = FakeView()
+    view = Market()
     default_book(view)
     profile = u_shape()
     for name, cls in REGISTRY.items():
@@ -148,7 +149,7 @@ def test_every_strategy_is_pure_given_the_seed(name: StrategyName) -> None:
     """Two runs with the same seed and the same events send the same children."""
 
     def run() -> list[tuple[int, str, int, int | None]]:
-        view = FakeView()
+        view = Market()
         default_book(view)
         plan = make_plan(view, strategy=name, qty="3.000", time_limit_s=300, urgency=Urgency.HIGH)
         driver = Driver(make_strategy(plan, seed=5), view)
@@ -161,4 +162,22 @@ def test_every_strategy_is_pure_given_the_seed(name: StrategyName) -> None:
             (at, c.client_order_id, c.qty_lots, c.price_ticks) for at, c in driver.log if isinstance(c, SubmitOrder)
         ]
 
-    assert run() == run()
+    first = run()
+    assert first, "nothing was sent: the comparison would prove nothing"
+    assert first == run()
+
+
+def test_a_strategy_that_raises_fails_the_test_instead_of_quietly_stopping_its_parent() -> None:
+    """The desk logs a failing strategy and stops its parent; the harness must not hide that."""
+
+    class Broken(BaseStrategy):
+        def on_book(self, view: MarketView) -> list[Command]:
+            raise RuntimeError("broken on purpose")
+
+    view = Market()
+    default_book(view)
+    driver = Driver(Broken(make_plan(view)), view)
+    driver.start()
+    with pytest.raises(RuntimeError, match="broken on purpose"):
+        driver.touch_book()
+    assert driver.outcome == "failed"  # what the desk did with it

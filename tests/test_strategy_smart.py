@@ -18,9 +18,10 @@ from strategies.smart import MarketInputs, Smart, choose, measure
 from strategies.sniper import Sniper
 from strategies.twap import Twap
 from strategies.vwap import Vwap
-from tests.strategy_harness import MID_ASK, MID_BID, Driver, FakeView, S, default_book, ladder, make_plan
+from tests.strategy_harness import BTC, MID_ASK, MID_BID, Driver, Market, S, default_book, ladder, make_plan
 
 BASE = MarketInputs(
+    instrument=BTC,
     qty_lots=1_000,
     spread_bps=Decimal(20),
     depth_lots=10_000,
@@ -90,7 +91,7 @@ def test_large_is_checked_before_the_spread() -> None:
 # -- measuring and delegating ------------------------------------------------------------------
 
 
-def tape_trades(view: FakeView, prices: list[Decimal]) -> None:
+def tape_trades(view: Market, prices: list[Decimal]) -> None:
     for i, price in enumerate(prices):
         ts = view.now_ns - (len(prices) - i) * S
         view.trade_tape.add(
@@ -110,7 +111,7 @@ def chosen(strategy: Smart) -> StrategyName | None:
     return strategy.chosen  # read through a call: the strategy changes it between assertions
 
 
-def smart(view: FakeView, profile: VolumeProfile | None = None, **kw: object) -> tuple[Driver, Smart]:
+def smart(view: Market, profile: VolumeProfile | None = None, **kw: object) -> tuple[Driver, Smart]:
     plan = make_plan(view, strategy=StrategyName.SMART, **kw)  # type: ignore[arg-type]
     strategy = Smart(plan, seed=3, profile=profile)
     driver = Driver(strategy, view)
@@ -119,7 +120,7 @@ def smart(view: FakeView, profile: VolumeProfile | None = None, **kw: object) ->
 
 
 def test_measures_the_book_and_the_tape() -> None:
-    view = FakeView()
+    view = Market()
     view.load(ladder(MID_BID, Side.BUY, [100] * 12), [*ladder(MID_ASK, Side.SELL, [100] * 12), (9_600_000, 999)])
     tape_trades(view, [Decimal("95000"), Decimal("95010")] * 10)
     plan = make_plan(view, strategy=StrategyName.SMART, time_limit_s=120)
@@ -133,7 +134,7 @@ def test_measures_the_book_and_the_tape() -> None:
 
 
 def test_chooses_iceberg_on_a_calm_deep_market_records_why_and_delegates() -> None:
-    view = FakeView()
+    view = Market()
     default_book(view)
     tape_trades(view, [Decimal("95000.05")] * 30)  # calm: a flat price
     driver, strategy = smart(view, qty="6.000", time_limit_s=1_800)
@@ -150,8 +151,25 @@ def test_chooses_iceberg_on_a_calm_deep_market_records_why_and_delegates() -> No
     assert len(driver.submitted) == 2  # the iceberg refilled; events reach the delegate
 
 
+def test_smart_and_its_delegate_read_one_filled_count_even_after_they_finished() -> None:
+    """No mirror to fall behind: a late fill after the iceberg stopped counts for both."""
+    view = Market()
+    default_book(view)
+    tape_trades(view, [Decimal("95000.05")] * 30)
+    driver, strategy = smart(view, qty="6.000", time_limit_s=1_800)
+    [child] = driver.submitted
+    driver.advance_to(strategy.plan.deadline_ns)
+    driver.confirm_cancels()
+    assert driver.finished and driver.outcome == "unfilled"
+    driver.fill(child.client_order_id)  # the cancel lost the race
+    delegate = strategy.delegate
+    assert delegate is not None
+    assert strategy.filled_lots == delegate.filled_lots == child.qty_lots
+    assert strategy.outcome == delegate.outcome == "partially filled"
+
+
 def test_chooses_twap_for_a_large_order_on_a_volatile_market() -> None:
-    view = FakeView()
+    view = Market()
     default_book(view)
     tape_trades(view, [Decimal("95000"), Decimal("95400")] * 15)
     _, strategy = smart(view, qty="6.000", time_limit_s=1_800)
@@ -160,7 +178,7 @@ def test_chooses_twap_for_a_large_order_on_a_volatile_market() -> None:
 
 
 def test_chooses_direct_when_immediate_and_the_band_holds_it_then_finishes_with_it() -> None:
-    view = FakeView()
+    view = Market()
     default_book(view)
     driver, strategy = smart(view, qty="1.000", urgency=Urgency.IMMEDIATE)
     assert strategy.chosen is StrategyName.DIRECT
@@ -171,7 +189,7 @@ def test_chooses_direct_when_immediate_and_the_band_holds_it_then_finishes_with_
 
 
 def test_immediate_with_a_thin_band_snipes_instead_of_direct() -> None:
-    view = FakeView()
+    view = Market()
     view.load(ladder(MID_BID, Side.BUY, [1_000]), [(MID_ASK, 200), (9_600_000, 10_000)])
     _, strategy = smart(view, qty="1.000", urgency=Urgency.IMMEDIATE)
     assert strategy.chosen is StrategyName.SNIPER
@@ -180,7 +198,7 @@ def test_immediate_with_a_thin_band_snipes_instead_of_direct() -> None:
 
 
 def test_vwap_gets_the_profile() -> None:
-    view = FakeView()
+    view = Market()
     default_book(view)
     profile = VolumeProfile([1.0] * 96, source="flat test profile")
     _, strategy = smart(view, profile=profile, qty="1.000", time_limit_s=900)
@@ -190,20 +208,19 @@ def test_vwap_gets_the_profile() -> None:
 
 
 def test_vwap_without_a_profile_says_it_will_use_the_u_shape() -> None:
-    view = FakeView()
+    view = Market()
     default_book(view)
     _, strategy = smart(view, qty="1.000", time_limit_s=900)
     assert any("VWAP will use the U-shape" in note for note in strategy.plan.notes)
 
 
 def test_waits_for_a_synced_book_before_choosing() -> None:
-    view = FakeView()
+    view = Market()
     default_book(view)
     plan = make_plan(view, strategy=StrategyName.SMART, qty="1.000")
     strategy = Smart(plan)
     driver = Driver(strategy, view)
-    driver.break_book()
-    driver.start()
+    driver.start_as_the_book_gaps()
     assert chosen(strategy) is None and driver.emitted == []
     driver.book(ladder(MID_BID, Side.BUY, [1_000] * 10), ladder(MID_ASK, Side.SELL, [1_000] * 10))
     assert chosen(strategy) is StrategyName.DIRECT and strategy.rule == "tight"
@@ -211,12 +228,11 @@ def test_waits_for_a_synced_book_before_choosing() -> None:
 
 
 def test_a_stop_before_choosing_finishes_cleanly() -> None:
-    view = FakeView()
+    view = Market()
     default_book(view)
     plan = make_plan(view, strategy=StrategyName.SMART, time_limit_s=10)
     strategy = Smart(plan)
     driver = Driver(strategy, view)
-    driver.break_book()
-    driver.start()
+    driver.start_as_the_book_gaps()
     driver.advance(10)
     assert driver.finished and driver.outcome == "unfilled"

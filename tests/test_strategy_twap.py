@@ -10,16 +10,21 @@ from hypothesis import strategies as st
 
 from engine.enums import OrderStatus, Side, TimeInForce
 from engine.events import ChildDenied, ChildFilled, ChildStatusChanged
-from engine.parent import StrategyName, Urgency
+from engine.parent import RoutingConfig, StrategyName, Urgency
+from strategies import make_strategy
 from strategies.base import StrategyState
+from strategies.common import FinishingStrategy
+from strategies.pov import Pov
+from strategies.smart import Smart
 from strategies.twap import Twap, randomised_split, slice_count
+from strategies.vwap import Vwap
 from tests.strategy_harness import (
     MID_ASK,
     MID_BID,
     STEPPED,
     T0,
     Driver,
-    FakeView,
+    Market,
     S,
     default_book,
     ladder,
@@ -56,7 +61,7 @@ def test_slices_are_evenly_spaced_from_the_start_and_the_last_lands_before_the_d
 
 
 def test_sizes_sum_exactly_to_the_parent_on_the_lot_step() -> None:
-    view = FakeView(STEPPED)
+    view = Market(STEPPED)
     default_book(view)
     plan = make_plan(view, qty="0.995", time_limit_s=900)
     strategy = Twap(plan, seed=7)
@@ -65,17 +70,24 @@ def test_sizes_sum_exactly_to_the_parent_on_the_lot_step() -> None:
     assert all(lots == 0 or lots >= STEPPED.min_qty_lots for lots in strategy.slice_lots)
 
 
-def test_sizes_are_randomised_within_20_percent_and_seeded() -> None:
-    view = FakeView()
+def test_sizes_are_randomised_within_20_percent_of_the_even_split_and_seeded() -> None:
+    """Every slice within ±20% of the even split (up to one lot of rounding), summing to the parent."""
+    view = Market()
     default_book(view)
     plan = make_plan(view, qty="10.000", time_limit_s=1200)
     a, b, c = Twap(plan, seed=1), Twap(plan, seed=1), Twap(plan, seed=2)
     assert a.slice_lots == b.slice_lots
     assert a.slice_lots != c.slice_lots
-    even = plan.qty_lots / 20
-    assert len(set(a.slice_lots)) > 1
-    for lots in a.slice_lots + c.slice_lots:
-        assert even * 0.8 / 1.2 - 1 <= lots <= even * 1.2 / 0.8 + 1
+    even = plan.qty_lots // 20
+    step = plan.instrument.qty_step_lots
+    widest = 0.0
+    for seed in range(200):
+        sizes = Twap(plan, seed=seed).slice_lots
+        assert sum(sizes) == plan.qty_lots
+        for lots in sizes:
+            assert even * 0.8 - step <= lots <= even * 1.2 + step, (seed, sizes)
+        widest = max(widest, *(abs(lots - even) / even for lots in sizes))
+    assert widest > 0.18  # the randomisation uses (nearly) all of its ±20%
 
 
 def test_a_tiny_slice_is_merged_into_its_neighbour() -> None:
@@ -175,14 +187,14 @@ def test_low_urgency_never_takes_and_reports_what_is_left_at_the_deadline() -> N
 
 
 def test_what_the_band_does_not_allow_is_reported_unfilled() -> None:
-    view = FakeView()
+    view = Market()
     band_edge_asks = [*ladder(MID_ASK, Side.SELL, [100, 100]), (9_600_000, 5_000)]  # 96000 is beyond the band
     view.load(ladder(MID_BID, Side.BUY, [1_000] * 5), band_edge_asks)
     driver, strategy = twap(view=view, urgency=Urgency.HIGH, time_limit_s=300)
     driver.run(strategy.plan.deadline_ns, step_s=5)
-    assert driver.filled_lots <= 1_000
+    assert driver.filled_lots == 200  # all that was priced inside the band
     assert driver.finished and driver.outcome == "partially filled"
-    assert any("beyond the band" in note for note in strategy.plan.notes)
+    assert "final IOC done; 0.800 is beyond the band" in " ".join(strategy.plan.notes)
     assert all(o.price_ticks is not None and o.price_ticks <= strategy.plan.band_ticks for o in driver.submitted)
 
 
@@ -206,13 +218,12 @@ def test_no_child_while_the_book_resyncs_and_the_due_slice_goes_once_it_is_synce
 
 
 def test_a_book_that_resyncs_before_the_start_delays_the_first_slice() -> None:
-    view = FakeView()
+    view = Market()
     default_book(view)
     plan = make_plan(view, time_limit_s=300)
     strategy = Twap(plan)
     driver = Driver(strategy, view)
-    driver.break_book()
-    driver.start()
+    driver.start_as_the_book_gaps()
     assert driver.submitted == []
     driver.book(ladder(MID_BID, Side.BUY, [1_000]), ladder(MID_ASK, Side.SELL, [1_000]))
     assert len(driver.submitted) == 1
@@ -312,7 +323,7 @@ def test_a_denial_rolls_into_the_next_slice() -> None:
 
 
 def test_a_rejected_final_ioc_is_retried_on_the_next_book_event() -> None:
-    view = FakeView()
+    view = Market()
     view.load(ladder(MID_BID, Side.BUY, [1_000]), ladder(MID_ASK, Side.SELL, [10]))
     driver, strategy = twap(view=view, urgency=Urgency.HIGH, time_limit_s=300)
     driver.run(strategy.finish_at_ns - S, step_s=5)
@@ -324,6 +335,37 @@ def test_a_rejected_final_ioc_is_retried_on_the_next_book_event() -> None:
     driver.touch_book()
     assert driver.submitted[-1] is not final
     assert driver.submitted[-1].qty_lots == final.qty_lots
+
+
+@pytest.mark.parametrize(
+    ("cls", "name"), [(Twap, StrategyName.TWAP), (Vwap, StrategyName.VWAP), (Pov, StrategyName.POV)]
+)
+def test_twap_vwap_and_pov_finish_retry_and_stop_through_one_mechanism(
+    cls: type[FinishingStrategy], name: StrategyName
+) -> None:
+    """FinishingStrategy: the rest as one band-capped IOC, retried after a reject, then stop beyond the band."""
+    view = Market()
+    view.load(ladder(MID_BID, Side.BUY, [1_000]), [(MID_ASK, 10), (9_600_000, 10_000)])  # 96000 is beyond the band
+    plan = make_plan(view, strategy=name, urgency=Urgency.HIGH, time_limit_s=60)
+    strategy = cls(plan)
+    assert isinstance(strategy, FinishingStrategy)
+    driver = Driver(strategy, view)
+    driver.start()
+    driver.run(strategy.finish_at_ns - S)
+    assert strategy.wakeup_at_ns == strategy.finish_at_ns
+    driver.advance_to(strategy.finish_at_ns)
+    assert strategy.finishing and strategy.wakeup_at_ns == plan.deadline_ns
+    final = driver.submitted[-1]
+    assert final.reason == f"{name} final" and final.time_in_force is TimeInForce.IOC
+    assert (final.price_ticks, final.qty_lots) == (plan.band_ticks, strategy.remaining_lots)
+    driver.reject(final.client_order_id)
+    assert driver.submitted[-1] is final and strategy.finish_due
+    driver.touch_book()
+    again = driver.submitted[-1]
+    assert again is not final and (again.reason, again.qty_lots) == (final.reason, final.qty_lots)
+    driver.settle()
+    assert driver.finished and driver.outcome in ("partially filled", "unfilled")
+    assert any("beyond the band" in note for note in plan.notes)
 
 
 def test_the_deadline_cancels_what_rests_and_finishes_once_the_venue_confirms() -> None:
@@ -338,6 +380,18 @@ def test_the_deadline_cancels_what_rests_and_finishes_once_the_venue_confirms() 
     assert driver.finished and driver.outcome == "unfilled"
 
 
-def test_twap_is_the_default_strategy_name() -> None:
-    _, strategy = twap(strategy=StrategyName.TWAP)
-    assert strategy.name == "twap"
+def test_no_strategy_is_implied_and_smart_falls_back_to_twap() -> None:
+    """What the system builds by default: RoutingConfig names no strategy of its own (one must be
+    chosen), and SMART, when none of its rules applies, builds a TWAP and works the parent with it."""
+    with pytest.raises(TypeError, match="strategy"):
+        RoutingConfig()  # type: ignore[call-arg]
+    view = Market()
+    default_book(view, bid=9_490_000)  # a 10 bps spread, a small order, 5 minutes, medium urgency
+    plan = make_plan(view, strategy=StrategyName.SMART, time_limit_s=300)
+    smart = make_strategy(plan, seed=4)
+    assert isinstance(smart, Smart)
+    driver = Driver(smart, view)
+    driver.start()
+    assert smart.rule == "default" and type(smart.delegate) is Twap
+    assert [o.reason for o in driver.submitted] == ["twap slice 1/5"]
+    assert smart.summary().strategy_used == "twap"
