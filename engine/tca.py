@@ -36,12 +36,20 @@ maker rebate) and taken to be in the quote currency, as on linear contracts.
 the market's traded volume in the interval (None when the market traded nothing). A backtest's
 fills come from a model of the queue and the book, and no such model is trustworthy when we are a
 large part of the market: our own trades would have moved the price and thinned the queue ahead of
-us. So ``analyse`` adds a *warning* whenever the parent is more than ``PARTICIPATION_WARNING``
-(a quarter) of the interval's volume, Q > M / 4: that covers a participation above 25 % (F <= Q),
-a parent larger than everything the market traded, and a market that traded nothing at all. The
-quarter is well above what an execution algorithm aims for (POV's usual rate is 5-20 %) and
-well below the point where we would be the market. Warnings are separate from the plan's notes in
-``ExecutionReport`` and appended to them in ``to_dict()["notes"]``.
+us. So ``analyse`` adds a *warning* (``PARTICIPATION_WARNING``, a quarter) when
+
+* our *maker* fills exceed a quarter of the interval's volume: resting fills are drawn from the
+  tape and from liquidity the book showed crossing our price, and past that share (or in a market
+  that traded nothing at all) they are a guess; or
+* a parent worked by more than one child is more than a quarter of the interval's volume: our own
+  trading over that time would have moved the price the later children met.
+
+A parent done in one child that only took displayed liquidity (a DIRECT IOC, one SNIPER
+strike) is not warned about: its fills came from the book as shown, and no later child met a
+market it had moved. The quarter is well above what an execution algorithm aims for (POV's
+usual rate is 5-20 %) and well below the point where we would be the market. Warnings are
+separate from the plan's notes in ``ExecutionReport`` and appended to them in
+``to_dict()["notes"]``.
 
 ``duration_s`` is the time to complete: from the parent's start to its last fill when the
 target was filled, otherwise to the end of the interval (``end_ns``: the parent ran that long
@@ -241,7 +249,9 @@ def analyse(
             strategy_used=strategy_used,
             selection_reason=selection_reason,
             notes=tuple(plan.notes),
-            warnings=_participation_warning(target, filled, market_volume),
+            warnings=_participation_warning(
+                target, filled, instrument.qty_decimal(maker_lots), market_volume, len(orders)
+            ),
             price_scale=instrument.price_scale,
             start_ns=plan.start_ns,
             end_ns=end_ns,
@@ -273,23 +283,42 @@ def analyse(
         )
 
 
-def _participation_warning(target: Decimal, filled: Decimal, market_volume: Decimal) -> tuple[str, ...]:
-    """The warning for a parent large against the interval's volume (see the module docstring)."""
-    if target <= market_volume * PARTICIPATION_WARNING:
-        return ()
-    if market_volume == 0:
+def _participation_warning(
+    target: Decimal, filled: Decimal, maker_filled: Decimal, market_volume: Decimal, children: int
+) -> tuple[str, ...]:
+    """The warning for fills the interval's volume cannot back (see the module docstring)."""
+    limit = market_volume * PARTICIPATION_WARNING
+    quarter = _plain(PARTICIPATION_WARNING * 100)
+    if maker_filled > limit:
+        if market_volume == 0:
+            return (
+                f"warning: the market traded nothing while this parent worked, yet it filled {_plain(maker_filled)} "
+                "as maker, all of it from liquidity the book showed crossing our price: no fill model is "
+                "trustworthy there, read the fills as a guess",
+            )
+        share = _percent(maker_filled / market_volume)
         return (
-            f"warning: the market traded nothing while this parent worked (we filled {_plain(filled)} of "
-            f"{_plain(target)}): no fill model is trustworthy there, read the fills as a guess",
+            f"warning: our maker fills ({_plain(maker_filled)}) are {share} % of the {_plain(market_volume)} the "
+            f"market traded while the parent worked; above {quarter} % no fill model is trustworthy, as our own "
+            "orders would have changed the queue and the price",
         )
-    share = _plain((filled / market_volume * 100).quantize(Decimal("0.1"), rounding=ROUND_HALF_EVEN))
-    parent_share = _plain((target / market_volume * 100).quantize(Decimal("0.1"), rounding=ROUND_HALF_EVEN))
-    return (
-        f"warning: the parent ({_plain(target)}) is {parent_share} % of the {_plain(market_volume)} the market "
-        f"traded while it worked, and our fills were {share} % of it; above "
-        f"{_plain(PARTICIPATION_WARNING * 100)} % no fill model is trustworthy, as our own trading would have "
-        "moved the price",
-    )
+    if children > 1 and target > limit:
+        if market_volume == 0:
+            return (
+                f"warning: the market traded nothing while this parent of {_plain(target)} worked: no fill model "
+                "is trustworthy there, read the fills as a guess",
+            )
+        return (
+            f"warning: the parent ({_plain(target)}) is {_percent(target / market_volume)} % of the "
+            f"{_plain(market_volume)} the market traded while it worked, and our fills were "
+            f"{_percent(filled / market_volume)} % of it; above {quarter} % no fill model is trustworthy, as our "
+            "own trading would have moved the price",
+        )
+    return ()
+
+
+def _percent(ratio: Decimal) -> str:
+    return _plain((ratio * 100).quantize(Decimal("0.1"), rounding=ROUND_HALF_EVEN))
 
 
 # -- per strategy over a period ------------------------------------------------------------------

@@ -197,33 +197,45 @@ def test_participation_is_our_fills_over_the_market_volume() -> None:
 
 
 def test_a_parent_large_against_the_market_volume_is_warned_about() -> None:
-    """The market traded 3000: the parent (1000) is a third of it, over the quarter. The warning
-    says so, and follows the plan's notes in the JSON."""
+    """The market traded 3000: the parent (1000), worked by two children, is a third of it, over the
+    quarter. The warning says so, and follows the plan's notes in the JSON."""
     plan = make_plan(Side.BUY)
     plan.notes.append("twap: a plan note")
-    children = [child(plan, 1, 63, 1000, [(63, 600, "0", False, 5)])]
+    children = [
+        child(plan, 1, 63, 500, [(63, 300, "0", False, 5)]),
+        child(plan, 2, 63, 500, [(63, 300, "0", False, 9)]),
+    ]
     report = run(plan, children, end_reading=tape("13000", "7000"), end_mid_ticks=D("63"))
     assert report.participation == D("0.2")  # 600 / 3000: under the quarter, but the parent is not
     assert report.notes == ("twap: a plan note",)
     (warning,) = report.warnings
     assert "33.3 % of the 3000" in warning and "20.0 %" in warning and "no fill model is trustworthy" in warning
     assert report.to_dict()["notes"] == ["twap: a plan note", warning]
-    # our fills above a quarter of the volume warn as well (the parent is at least as large)
-    heavy = run(plan, [child(plan, 1, 63, 1000, [(63, 1000, "0", False, 5)])], end_reading=tape("12000", "7000"))
+    # maker fills above a quarter of the volume warn whatever the children: the tape cannot back them
+    heavy = run(plan, [child(plan, 1, 63, 1000, [(63, 1000, "0", True, 5)])], end_reading=tape("12000", "7000"))
     assert heavy.participation == D("0.5")
-    assert len(heavy.warnings) == 1 and "50.0 %" in heavy.warnings[0]
+    assert len(heavy.warnings) == 1 and "maker fills (1000) are 50.0 %" in heavy.warnings[0]
+
+
+def test_one_child_taking_displayed_liquidity_is_not_warned_about() -> None:
+    """A DIRECT IOC filled from the book as shown in a few ms: the market traded nothing meanwhile, but
+    its fills do not depend on how the market would have traded, so no warning (it was a false alarm)."""
+    plan = make_plan(Side.BUY)
+    report = run(plan, [child(plan, 1, 63, 1000, [(63, 1000, "0", False, 5)])], end_reading=START)
+    assert report.market_volume == 0 and report.participation is None
+    assert report.warnings == ()
 
 
 def test_fills_while_the_market_traded_nothing_are_warned_about() -> None:
     """No market trades in the interval (the XRPUSDT sample has none): participation is unknown
-    (null), and filling anything there is the least trustworthy case of all."""
+    (null), and filling anything as maker there is the least trustworthy case of all."""
     plan = make_plan(Side.SELL)
-    report = run(plan, [child(plan, 1, 62, 1000, [(62, 400, "0", False, 5)])], end_reading=START)
+    report = run(plan, [child(plan, 1, 62, 1000, [(62, 400, "0", True, 5)])], end_reading=START)
     assert report.market_volume == 0
     assert report.participation is None
     assert report.to_dict()["participation"] is None
     (warning,) = report.warnings
-    assert "the market traded nothing" in warning and "we filled 400 of 1000" in warning
+    assert "the market traded nothing" in warning and "filled 400 as maker" in warning
     assert report.to_dict()["notes"] == [warning]
 
 
