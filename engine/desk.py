@@ -192,6 +192,7 @@ class Desk:
             raise ConfigError(f"{parent.symbol} book has no two-sided market")
         now = self._clock.now_ns()
         plan = parent.plan(book.instrument, arrival_mid_ticks=mid, start_ns=now)
+        plan.notes.extend(plan.arrival_notes(book.best_bid_ticks, book.best_ask_ticks))  # before the strategy's
         # Strategies ask "how much is inside the band on the far side" on every update; keep it current.
         book.watch_size_within_price(parent.side.opposite, plan.band_ticks)
         working = WorkingParent(plan=plan, strategy=make_strategy(plan), tracker=self._tracker)

@@ -373,3 +373,9 @@ def test_limit_price_tightens_the_band() -> None:
     """A buy limit below the slippage cap becomes the band edge."""
     _, strategy, _ = started(limit_price=Decimal("95001.05"))
     assert strategy.plan.band_ticks == 9500100
+
+
+def test_the_desk_notes_first_when_the_limit_keeps_a_parent_from_taking() -> None:
+    """Live and backtest alike: a buy limit below the best bid is called out before the strategy speaks."""
+    _, strategy, _ = started(limit_price=Decimal("94000.00"))
+    assert strategy.plan.notes[0].startswith("limit price 94000.00 is below the best bid 95000.00")

@@ -29,7 +29,7 @@ from typing import Any
 
 from engine.clock import NS_PER_MS, NS_PER_S, SimClock
 from engine.commands import ResyncBook
-from engine.desk import Strategy, StrategySummary
+from engine.desk import StrategySummary
 from engine.engine import Engine
 from engine.enums import BookState
 from engine.events import BookDelta, Event, ParentFinished
@@ -282,13 +282,9 @@ class Backtest:
         if book.instrument is not None:
             self._instruments.setdefault(self.parent.symbol, book.instrument)
         tape_symbol = self.parent.symbol
-        touch = (book.best_bid_ticks, book.best_ask_ticks)
-
-        def strategy_for(plan: ParentPlan) -> Strategy:
-            plan.notes.extend(plan.arrival_notes(*touch))  # first, before the strategy's own notes
-            return make_strategy(plan, seed=self.settings.seed, profile=self._profile)
-
-        self.plan = self.engine.start_parent(self.parent, strategy_for)
+        self.plan = self.engine.start_parent(
+            self.parent, lambda plan: make_strategy(plan, seed=self.settings.seed, profile=self._profile)
+        )
         tape = self.engine.tapes[tape_symbol]
         self._start_reading = tape.reading(self.clock.now_ns())
         self._flush()
