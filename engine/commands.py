@@ -18,6 +18,7 @@ __all__ = [
     "AmendOrder",
     "CancelOrder",
     "CancelAllOrders",
+    "QueryOrder",
     "OrderCommand",
 ]
 
@@ -68,6 +69,20 @@ class CancelOrder(Command, frozen=True, kw_only=True, gc=False):
 
 
 class CancelAllOrders(Command, frozen=True, kw_only=True, gc=False):
+    symbol: str
+
+
+class QueryOrder(Command, frozen=True, kw_only=True, gc=False):
+    """Ask the venue what became of one child: never send it again, find out.
+
+    Raised when a child heard nothing within the ack deadline, when the order stream reports
+    more filled than the executions we have, and when a cancel is refused because the order no
+    longer exists. The driver asks Bybit's REST API (``order/realtime``, then ``order/history``,
+    and ``execution/list`` for the order) and hands the answers back to the engine as
+    ``OrderUpdated`` / ``OrderFilled`` events, through the same de-duplication as the streams.
+    """
+
+    client_order_id: str
     symbol: str
 
 

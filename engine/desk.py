@@ -38,6 +38,7 @@ from engine.events import (
     BookStateChanged,
     ChildDenied,
     ChildFilled,
+    ChildRequestRefused,
     ChildStatusChanged,
     Event,
     ParentFinished,
@@ -172,6 +173,7 @@ class Desk:
         bus.subscribe(ChildStatusChanged, self._on_parent_event)
         bus.subscribe(ChildFilled, self._on_parent_event)
         bus.subscribe(ChildDenied, self._on_parent_event)
+        bus.subscribe(ChildRequestRefused, self._on_parent_event)
         bus.subscribe(TimerFired, self._on_parent_event)
         bus.subscribe(StopRequested, self._on_parent_event)
 
@@ -237,7 +239,14 @@ class Desk:
             self._deliver(working, event)
 
     def _on_parent_event(
-        self, event: ParentStarted | ChildStatusChanged | ChildFilled | ChildDenied | TimerFired | StopRequested
+        self,
+        event: ParentStarted
+        | ChildStatusChanged
+        | ChildFilled
+        | ChildDenied
+        | ChildRequestRefused
+        | TimerFired
+        | StopRequested,
     ) -> None:
         working = self.parents.get(event.parent_id)
         if working is None:

@@ -5,11 +5,18 @@ the way a sans-I/O protocol hands back bytes to send. ``handle`` runs each event
 on the caller's thread: apply it to local state (books, the trade tape, our orders), then
 publish it on the bus, where strategies (through the desk) and any other subscriber react.
 Nothing here awaits, sleeps or reads the wall clock.
+
+Commands also appear outside ``handle``: timers fire from the clock (a strategy's wake-up, a
+parent's deadline, a child's ack deadline, the book silence sweep) and may queue commands then.
+A driver learns of every queued command through ``on_command``, called right after the command
+joins the outbox, and must then drain ``commands_to_send()``: nothing is ever left unsent
+because no event happened to follow the timer. (``clock.next_deadline_ns()`` on a ``SimClock``
+says when the next timer is due.)
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from engine.bus import EventBus
 from engine.clock import Clock
@@ -18,7 +25,7 @@ from engine.desk import Desk, StrategyFactory
 from engine.events import BookDelta, Event, OrderFilled, OrderUpdated, TradeApiReplied, TradePrinted
 from engine.instrument import Instrument
 from engine.market import DEFAULT_STALE_AFTER_NS, Books
-from engine.orders import OrderTracker
+from engine.orders import DEFAULT_ACK_TIMEOUT_NS, OrderTracker
 from engine.parent import ParentOrder, ParentPlan
 from engine.tape import TradeTape
 
@@ -35,22 +42,28 @@ class Engine:
         bus: EventBus | None = None,
         instruments: Mapping[str, Instrument] | None = None,
         stale_after_ns: int = DEFAULT_STALE_AFTER_NS,
+        ack_timeout_ns: int = DEFAULT_ACK_TIMEOUT_NS,
+        on_command: Callable[[], None] | None = None,
     ) -> None:
         self.clock = clock
         self.bus = bus if bus is not None else EventBus()
         self.outbox: list[Command] = []
         """Commands not yet taken by the driver. Check it for truth; drain it with commands_to_send()."""
+        self.on_command = on_command
+        """Called after each command joins the outbox (from ``handle`` or from a timer): the driver's wake-up."""
         self.books = Books(
             clock,
             emit=self.bus.publish,
-            command=self.outbox.append,
+            command=self._queue,
             instruments=instruments,
             stale_after_ns=stale_after_ns,
         )
         self._book_index = self.books.index
         self.tapes: dict[str, TradeTape] = {}
-        self.orders = OrderTracker(self._instrument_of, self.bus.publish)
-        self.desk = Desk(clock, self.bus, self.books, self.orders, self.outbox.append, self.tapes)
+        self.orders = OrderTracker(
+            self._instrument_of, self.bus.publish, clock=clock, command=self._queue, ack_timeout_ns=ack_timeout_ns
+        )
+        self.desk = Desk(clock, self.bus, self.books, self.orders, self._queue, self.tapes)
 
     def handle(self, event: Event) -> None:
         """Apply ``event`` to local state, then publish it (unless the book dropped it).
@@ -80,6 +93,11 @@ class Engine:
         commands = self.outbox[:]
         self.outbox.clear()
         return commands
+
+    def _queue(self, command: Command) -> None:
+        self.outbox.append(command)
+        if self.on_command is not None:
+            self.on_command()
 
     def watch_trades(self, symbol: str) -> TradeTape:
         """Keep a trade tape for ``symbol`` from now on (volume, VWAP, volatility).

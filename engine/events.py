@@ -42,6 +42,7 @@ __all__ = [
     "ChildStatusChanged",
     "ChildFilled",
     "ChildDenied",
+    "ChildRequestRefused",
     "ParentStarted",
     "ParentFinished",
     "TimerFired",
@@ -372,6 +373,21 @@ class ChildDenied(Event, frozen=True, kw_only=True, gc=False):
     parent_id: str
     symbol: str
     reason: str
+
+
+class ChildRequestRefused(Event, frozen=True, kw_only=True, gc=False):
+    """The venue refused an amend or a cancel of one of our children (``op``, Bybit's code and message).
+
+    The child's state does not change with it: a refused cancel usually means the order is
+    already closed (110001), which the order stream or a ``QueryOrder`` will tell.
+    """
+
+    client_order_id: str
+    parent_id: str
+    symbol: str
+    op: str
+    code: int
+    message: str
 
 
 # -- parent lifecycle and strategy timers (engine-local) ------------------------------------

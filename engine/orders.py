@@ -15,6 +15,17 @@ is known; and the status only moves forward along ``TRANSITIONS``. A venue repor
 move it backwards is a stale message: counted and ignored. Every change comes out as a
 ``ChildStatusChanged`` or ``ChildFilled`` event.
 
+What the streams cannot settle is asked, never re-sent. With a clock, the tracker raises a
+``QueryOrder`` command (the driver asks Bybit's REST API and feeds the answers back as events,
+through the same de-duplication) when a child heard nothing within ``ack_timeout_ns``, when
+the order stream reports more filled than the executions booked and ``fill_grace_ns`` has
+passed without them (executions lost: the child would otherwise stay short forever), and when
+a cancel is refused because the order no longer exists (110001). Refused cancels and amends
+are published as ``ChildRequestRefused`` for the strategy. Our own children are recognised by
+their orderLinkId (``<parent>-<seq>``) even when this process did not send them, for parents
+the tracker knows or was told to ``claim`` (restart recovery): they are adopted from the
+venue's record.
+
 The tracker is the one owner of how much each parent has filled (``filled_lots(parent_id)``):
 the desk and the strategies read it here, already de-duplicated, instead of counting
 ``ChildFilled`` events themselves (counts that drift apart the moment one of them misses an
@@ -26,14 +37,24 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from decimal import Decimal
+from functools import partial
 from typing import Final
 
 import structlog
 
-from engine.commands import SubmitOrder
-from engine.enums import OrderStatus, OrderType
-from engine.events import ChildFilled, ChildStatusChanged, Event, OrderFilled, OrderUpdated, TradeApiReplied
-from engine.ids import client_id_of_request
+from engine.clock import NS_PER_S, Clock
+from engine.commands import Command, QueryOrder, SubmitOrder
+from engine.enums import OrderStatus, OrderType, TimeInForce
+from engine.events import (
+    ChildFilled,
+    ChildRequestRefused,
+    ChildStatusChanged,
+    Event,
+    OrderFilled,
+    OrderUpdated,
+    TradeApiReplied,
+)
+from engine.ids import client_id_of_request, parse_child_id
 from engine.instrument import Instrument
 from engine.numbers import ScaleError
 
@@ -44,6 +65,11 @@ log = structlog.get_logger("engine.orders")
 S = OrderStatus
 TERMINAL: Final = frozenset({S.FILLED, S.CANCELLED, S.REJECTED})
 MAX_WAITING_ORDERS: Final = 1000
+DEFAULT_ACK_TIMEOUT_NS: Final = 10 * NS_PER_S
+"""A child that has heard nothing for this long is queried (Bybit acks in milliseconds)."""
+DEFAULT_FILL_GRACE_NS: Final = 3 * NS_PER_S
+"""How long executions may lag the order stream's cumulative quantity before they are pulled."""
+CODE_ORDER_NOT_FOUND: Final = 110001
 
 TRANSITIONS: Final[dict[OrderStatus, frozenset[OrderStatus]]] = {
     S.SENT: frozenset({S.NEW, S.PARTIALLY_FILLED, S.FILLED, S.CANCELLED, S.REJECTED}),
@@ -88,6 +114,7 @@ class ChildOrder:
         "created_ns",
         "filled_lots",
         "fills",
+        "heard",
         "notional",
         "order_type",
         "parent_id",
@@ -117,6 +144,7 @@ class ChildOrder:
         self.notional = 0  # sum(price_ticks * qty_lots) over fills
         self.venue_cum_lots = 0  # cumExecQty as the order stream last said
         self.venue_order_id = ""
+        self.heard = False  # anything from the venue about it: a reply, an update, a fill
         self.fills: list[Fill] = []
         self.reason = ""
         self.created_ns = now_ns
@@ -144,9 +172,27 @@ class ChildOrder:
 class OrderTracker:
     """All our child orders, by orderLinkId, and the venue's orderId for each once known."""
 
-    def __init__(self, instrument_of: Callable[[str], Instrument | None], emit: Callable[[Event], None]) -> None:
+    def __init__(
+        self,
+        instrument_of: Callable[[str], Instrument | None],
+        emit: Callable[[Event], None],
+        *,
+        clock: Clock | None = None,
+        command: Callable[[Command], None] | None = None,
+        ack_timeout_ns: int = DEFAULT_ACK_TIMEOUT_NS,
+        fill_grace_ns: int = DEFAULT_FILL_GRACE_NS,
+    ) -> None:
+        """``clock`` and ``command`` enable the deadlines that raise ``QueryOrder`` (see the module doc)."""
         self._instrument_of = instrument_of
         self._emit = emit
+        self._clock = clock
+        self._command = command
+        self.ack_timeout_ns = ack_timeout_ns
+        self.fill_grace_ns = fill_grace_ns
+        self._claimed: set[str] = set()
+        self._fill_checks: set[str] = set()  # children with a missing-executions check scheduled
+        self.queries = 0
+        self.adopted = 0
         self.orders: dict[str, ChildOrder] = {}
         self._by_parent: dict[str, list[ChildOrder]] = defaultdict(list)
         self._open_by_parent: dict[str, dict[str, ChildOrder]] = defaultdict(dict)  # strategies ask every event
@@ -164,10 +210,19 @@ class OrderTracker:
         """A child handed to the venue: it exists from now on, status SENT."""
         if command.client_order_id in self.orders:
             raise ValueError(f"duplicate client order id {command.client_order_id}")
-        order = self.orders[command.client_order_id] = ChildOrder(command, now_ns)
-        self._by_parent[order.parent_id].append(order)
-        self._open_by_parent[order.parent_id][order.client_order_id] = order
+        order = self._add(ChildOrder(command, now_ns))
+        if self._clock is not None:
+            self._clock.call_at(now_ns + self.ack_timeout_ns, partial(self._ack_deadline, order.client_order_id))
         return order
+
+    def claim(self, parent_id: str) -> None:
+        """Recognise ``parent_id``'s children from the venue's records though this process did not send them."""
+        self._claimed.add(parent_id)
+
+    def highest_seq(self, parent_id: str) -> int:
+        """The highest child sequence number known for ``parent_id`` (0 if none): new children go above it."""
+        seqs = [parsed[1] for c in self._by_parent.get(parent_id, ()) if (parsed := parse_child_id(c.client_order_id))]
+        return max(seqs, default=0)
 
     def get(self, client_order_id: str) -> ChildOrder | None:
         return self.orders.get(client_order_id)
@@ -187,13 +242,23 @@ class OrderTracker:
 
     # -- what the venue says ----------------------------------------------------------------
     def on_trade_reply(self, reply: TradeApiReplied) -> None:
-        """The trade API accepted or refused a request; only a refused create changes state."""
-        if reply.op != "order.create" or not reply.req_id:
+        """The trade API accepted or refused a request.
+
+        A refused create rejects the child. A refused cancel or amend changes nothing here but
+        is published for the strategy; a cancel refused because the order does not exist
+        (110001) means it closed meanwhile, and the order is queried to learn how.
+        """
+        if reply.op not in ("order.create", "order.cancel", "order.amend") or not reply.req_id:
             return
         order = self.orders.get(client_id_of_request(reply.req_id))
         if order is None:
             self.foreign_reports += 1
             return
+        if reply.op != "order.create":
+            if reply.ret_code != 0:
+                self._refused_request(order, reply)
+            return
+        order.heard = True
         if reply.order_id:
             self._learn_venue_id(order, reply.order_id, reply.ts_recv_ns)
         if reply.ret_code != 0:
@@ -205,8 +270,11 @@ class OrderTracker:
             client_id = self._by_venue_id.get(update.order_id)
             order = self.orders.get(client_id) if client_id else None
         if order is None:
+            order = self._adopt(update)
+        if order is None:
             self.foreign_reports += 1
             return
+        order.heard = True
         if update.order_id:
             self._learn_venue_id(order, update.order_id, update.ts_recv_ns)
         instrument = self._instrument_of(order.symbol)
@@ -228,6 +296,8 @@ class OrderTracker:
         if status is S.PARTIALLY_FILLED and order.filled_lots == 0:
             status = S.NEW  # cumulative quantity without fills yet: wait for the executions
         self._advance(order, status, update.ts_recv_ns, "" if reason == "UNKNOWN" else reason)
+        if order.venue_cum_lots > order.filled_lots:
+            self._expect_fills(order, update.ts_recv_ns)
 
     def on_fill(self, fill: OrderFilled) -> None:
         if fill.exec_id in self._exec_ids:
@@ -238,14 +308,99 @@ class OrderTracker:
             client_id = self._by_venue_id.get(fill.order_id)
             order = self.orders.get(client_id) if client_id else None
         if order is None:
-            if fill.order_link_id and fill.order_link_id not in self.orders:
+            if fill.order_link_id and not self._is_ours(fill.order_link_id):
                 self.foreign_reports += 1
                 return
-            self._wait_for_order_id(fill)
+            self._wait_for_order_id(fill)  # its ack, or for a child to adopt, the order's own record
             return
         self._book_fill(order, fill)
 
+    # -- what the streams cannot settle ---------------------------------------------------------
+    def _ack_deadline(self, client_order_id: str, now_ns: int) -> None:
+        order = self.orders[client_order_id]
+        if order.status is S.SENT and not order.heard:
+            self._query(order, f"no acknowledgement within {self.ack_timeout_ns / NS_PER_S:g}s", now_ns)
+
+    def _expect_fills(self, order: ChildOrder, now_ns: int) -> None:
+        """The order stream is ahead of the executions: give them ``fill_grace_ns``, then pull them."""
+        if self._clock is None or order.client_order_id in self._fill_checks:
+            return
+        self._fill_checks.add(order.client_order_id)
+        self._clock.call_at(now_ns + self.fill_grace_ns, partial(self._fills_deadline, order.client_order_id))
+
+    def _fills_deadline(self, client_order_id: str, now_ns: int) -> None:
+        self._fill_checks.discard(client_order_id)
+        order = self.orders[client_order_id]
+        if order.venue_cum_lots > order.filled_lots:
+            self._query(
+                order,
+                f"the order stream reports {order.venue_cum_lots} lots filled, executions {order.filled_lots}",
+                now_ns,
+            )
+
+    def _refused_request(self, order: ChildOrder, reply: TradeApiReplied) -> None:
+        self._emit(
+            ChildRequestRefused(
+                ts_event_ns=reply.ts_event_ns,
+                ts_recv_ns=reply.ts_recv_ns,
+                client_order_id=order.client_order_id,
+                parent_id=order.parent_id,
+                symbol=order.symbol,
+                op=reply.op,
+                code=reply.ret_code,
+                message=reply.message,
+            )
+        )
+        if reply.op == "order.cancel" and reply.ret_code == CODE_ORDER_NOT_FOUND and order.is_open:
+            self._query(order, f"cancel refused: {reply.ret_code} {reply.message}", reply.ts_recv_ns)
+
+    def _query(self, order: ChildOrder, why: str, now_ns: int) -> None:
+        """Ask the venue about ``order`` (never re-send it)."""
+        if self._command is None:
+            return
+        self.queries += 1
+        log.warning("querying a child order", order=order.client_order_id, parent=order.parent_id, why=why)
+        self._command(QueryOrder(client_order_id=order.client_order_id, symbol=order.symbol, reason=why))
+
+    # -- our children sent by another process -----------------------------------------------
+    def _is_ours(self, client_order_id: str) -> bool:
+        parsed = parse_child_id(client_order_id)
+        return parsed is not None and (parsed[0] in self._claimed or parsed[0] in self._by_parent)
+
+    def _adopt(self, update: OrderUpdated) -> ChildOrder | None:
+        """A child of ours this process did not send (a restart): known from the venue's record."""
+        link_id = update.order_link_id
+        parsed = parse_child_id(link_id) if link_id else None
+        instrument = self._instrument_of(update.symbol)
+        if parsed is None or not self._is_ours(link_id) or instrument is None:
+            return None
+        try:
+            command = SubmitOrder(
+                client_order_id=link_id,
+                parent_id=parsed[0],
+                symbol=update.symbol,
+                side=update.side,
+                order_type=OrderType(update.order_type),
+                qty_lots=instrument.lots(update.qty),
+                price_ticks=None if update.price is None or not update.price else instrument.ticks(update.price),
+                time_in_force=TimeInForce(update.time_in_force),
+                reduce_only=update.reduce_only,
+                reason="adopted from the venue's record",
+            )
+        except (ValueError, ScaleError):
+            log.warning("cannot adopt a child from its record", order=link_id)
+            return None
+        self.adopted += 1
+        log.info("adopted a child sent by an earlier run", order=link_id, parent=parsed[0])
+        return self._add(ChildOrder(command, update.ts_recv_ns))
+
     # -- mechanics ----------------------------------------------------------------------------
+    def _add(self, order: ChildOrder) -> ChildOrder:
+        self.orders[order.client_order_id] = order
+        self._by_parent[order.parent_id].append(order)
+        self._open_by_parent[order.parent_id][order.client_order_id] = order
+        return order
+
     def _take_amendment(self, order: ChildOrder, instrument: Instrument, update: OrderUpdated) -> None:
         """The order stream carries the order's current quantity and price: an amend took effect."""
         qty_lots = instrument.lots(update.qty)
@@ -299,6 +454,7 @@ class OrderTracker:
             qty_lots = room
         if qty_lots <= 0:
             return
+        order.heard = True
         fee = fill.fee if fill.fee is not None else Decimal(0)
         order.fills.append(Fill(fill.exec_id, price_ticks, qty_lots, fee, fill.is_maker, fill.ts_recv_ns))
         order.filled_lots += qty_lots

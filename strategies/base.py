@@ -41,6 +41,7 @@ from engine.events import (
     BookStateChanged,
     ChildDenied,
     ChildFilled,
+    ChildRequestRefused,
     ChildStatusChanged,
     Event,
     ParentStarted,
@@ -132,6 +133,9 @@ class BaseStrategy:
             case ChildDenied():
                 self.note(f"child {event.client_order_id} denied: {event.reason}")
                 commands = self.on_denied(event, view) if self.state is StrategyState.WORKING else []
+            case ChildRequestRefused():
+                self.note(f"{event.op} of {event.client_order_id} refused by the venue: {event.code} {event.message}")
+                commands = self.on_request_refused(event, view)
             case StopRequested():
                 commands = self.stop(view, event.reason)
             case _:
@@ -159,6 +163,11 @@ class BaseStrategy:
         return []
 
     def on_denied(self, denied: ChildDenied, view: MarketView) -> list[Command]:
+        return []
+
+    def on_request_refused(self, refused: ChildRequestRefused, view: MarketView) -> list[Command]:
+        """A cancel or amend the venue refused. The child's state is unchanged: its order stream (or
+        the tracker's query) settles it, so by default there is nothing to do but note it."""
         return []
 
     def stop(self, view: MarketView, reason: str) -> list[Command]:

@@ -341,6 +341,7 @@ class MatchingEngine:
         self._books: dict[str, OrderBook] = {}
         self._consumed: dict[str, dict[tuple[Side, int], int]] = {}
         self._orders: dict[str, _Order] = {}  # every order ever accepted, by client order id
+        self._fills: dict[str, list[Filled]] = {}  # every fill of each, for queries
         self._resting: dict[str, list[_Order]] = {}  # open resting orders by symbol
         self._order_count = 0
         self._exec_count = 0
@@ -358,6 +359,10 @@ class MatchingEngine:
         """Resting orders, in priority order per symbol."""
         symbols = [symbol] if symbol is not None else list(self._resting)
         return [o.snapshot() for s in symbols for o in sorted(self._resting.get(s, ()), key=_Order.sort_key)]
+
+    def fills_of(self, client_order_id: str) -> list[Filled]:
+        """Every fill of an order, oldest first: what Bybit's execution list would return for it."""
+        return list(self._fills.get(client_order_id, ()))
 
     def queue_ahead(self, client_order_id: str) -> int | None:
         """Lots ahead of a resting order (``UNKNOWN_QUEUE`` if unknown); None if it is not resting."""
@@ -630,20 +635,20 @@ class MatchingEngine:
         order.updated_ns = now_ns
         order.status = OrderStatus.FILLED if order.leaves == 0 else OrderStatus.PARTIALLY_FILLED
         self._exec_count += 1
-        reports.append(
-            Filled(
-                order=order.snapshot(),
-                exec_id=f"sim-exec-{self._exec_count}",
-                seq=seq,
-                price_ticks=price,
-                qty_lots=lots,
-                value=value,
-                fee=fee,
-                fee_rate=rate,
-                is_maker=is_maker,
-                ts_ns=now_ns,
-            )
+        filled = Filled(
+            order=order.snapshot(),
+            exec_id=f"sim-exec-{self._exec_count}",
+            seq=seq,
+            price_ticks=price,
+            qty_lots=lots,
+            value=value,
+            fee=fee,
+            fee_rate=rate,
+            is_maker=is_maker,
+            ts_ns=now_ns,
         )
+        reports.append(filled)
+        self._fills.setdefault(order.client_order_id, []).append(filled)
 
     def _fill_crossed(self, symbol: str, now_ns: int) -> list[Report]:
         """Fill resting orders from the liquidity the book shows strictly through their price.

@@ -60,7 +60,7 @@ import orjson
 
 from engine.book import OrderBook
 from engine.clock import Clock
-from engine.commands import AmendOrder, CancelAllOrders, CancelOrder, Command, SubmitOrder
+from engine.commands import AmendOrder, CancelAllOrders, CancelOrder, Command, QueryOrder, SubmitOrder
 from engine.enums import OrderStatus
 from engine.events import BookDelta, Event, TradePrinted
 from engine.ids import request_id
@@ -91,7 +91,7 @@ _AVG_EXTRA_DECIMALS: Final = 6
 _QUOTE_COINS: Final = ("USDT", "USDC", "USDE", "EUR", "BTC", "ETH")
 _OPS: Final = {SubmitOrder: "order.create", AmendOrder: "order.amend", CancelOrder: "order.cancel"}
 
-OrderCommand = SubmitOrder | AmendOrder | CancelOrder | CancelAllOrders
+OrderCommand = SubmitOrder | AmendOrder | CancelOrder | CancelAllOrders | QueryOrder
 
 
 class SimBybit:
@@ -148,12 +148,12 @@ class SimBybit:
         gateway's encoder) and read back on arrival by ``decode_order``, as Bybit reads them.
         Non-order commands (``ResyncBook``) are ignored.
         """
-        if not isinstance(command, SubmitOrder | AmendOrder | CancelOrder | CancelAllOrders):
+        if not isinstance(command, SubmitOrder | AmendOrder | CancelOrder | CancelAllOrders | QueryOrder):
             self.ignored_commands += 1
             return
         now_ns = self.clock.now_ns()
         req_id, frame = "", None  # type: str, bytes | str | None
-        if not isinstance(command, CancelAllOrders):
+        if not isinstance(command, CancelAllOrders | QueryOrder):
             if isinstance(command, AmendOrder):
                 attempt = self._amends.get(command.client_order_id, 0)
                 self._amends[command.client_order_id] = attempt + 1
@@ -232,7 +232,10 @@ class SimBybit:
             arrival, _, sent, req_id, frame = heapq.heappop(arrivals)
             now_ns = self._now_ns = max(arrival, self._now_ns)
             matching = self.matching
-            command: OrderCommand = sent
+            if isinstance(sent, QueryOrder):
+                self._answer_query(sent, now_ns)
+                continue
+            command: SubmitOrder | AmendOrder | CancelOrder | CancelAllOrders = sent
             if not isinstance(sent, CancelAllOrders):
                 try:
                     if not isinstance(frame, bytes):
@@ -254,6 +257,19 @@ class SimBybit:
                 reports = matching.cancel_all(command, now_ns)
             op = "" if isinstance(command, CancelAllOrders) else _OPS[type(command)]
             self._emit(reports, now_ns, op, req_id)
+
+    def _answer_query(self, query: QueryOrder, now_ns: int) -> None:
+        """What REST's order and execution queries would return, pushed in the streams' shape.
+
+        The order's current state and every one of its executions: the engine books what it
+        missed and de-duplicates the rest by execId. Nothing for an order the exchange never saw.
+        """
+        order = self.matching.order(query.client_order_id)
+        if order is None:
+            return
+        reports: list[Report] = [*self.matching.fills_of(query.client_order_id)]
+        reports.append(StatusChanged(order=order, status=order.status, ts_ns=now_ns))
+        self._emit(reports, now_ns, "", "")
 
     def _emit(self, reports: list[Report], now_ns: int, op: str, req_id: str) -> None:
         """Queue the frames for what happened at ``now``: reply, executions, then orders."""
