@@ -319,7 +319,7 @@ class OrderTracker:
     def _ack_deadline(self, client_order_id: str, now_ns: int) -> None:
         order = self.orders[client_order_id]
         if order.status is S.SENT and not order.heard:
-            self._query(order, f"no acknowledgement within {self.ack_timeout_ns / NS_PER_S:g}s", now_ns)
+            self._query(order, f"no acknowledgement within {self.ack_timeout_ns / NS_PER_S:g}s")
 
     def _expect_fills(self, order: ChildOrder, now_ns: int) -> None:
         """The order stream is ahead of the executions: give them ``fill_grace_ns``, then pull them."""
@@ -335,7 +335,6 @@ class OrderTracker:
             self._query(
                 order,
                 f"the order stream reports {order.venue_cum_lots} lots filled, executions {order.filled_lots}",
-                now_ns,
             )
 
     def _refused_request(self, order: ChildOrder, reply: TradeApiReplied) -> None:
@@ -352,9 +351,9 @@ class OrderTracker:
             )
         )
         if reply.op == "order.cancel" and reply.ret_code == CODE_ORDER_NOT_FOUND and order.is_open:
-            self._query(order, f"cancel refused: {reply.ret_code} {reply.message}", reply.ts_recv_ns)
+            self._query(order, f"cancel refused: {reply.ret_code} {reply.message}")
 
-    def _query(self, order: ChildOrder, why: str, now_ns: int) -> None:
+    def _query(self, order: ChildOrder, why: str) -> None:
         """Ask the venue about ``order`` (never re-send it)."""
         if self._command is None:
             return

@@ -20,26 +20,16 @@ from engine.clock import NS_PER_MS, NS_PER_S, SimClock
 from engine.commands import SubmitOrder
 from engine.enums import OrderStatus, OrderType, Side, TimeInForce
 from engine.events import BookDelta, TradeApiReplied
-from engine.instrument import Instrument
 from engine.parent import ParentOrder, RoutingConfig, StrategyName, Urgency
 from engine.runtime.backtest import Backtest, BacktestSettings
 from feeds.bybit.codec import BybitCodec
 from feeds.bybit.sim_venue import SimBybit
 from feeds.replay import open_records
 from tests.conftest import REPLAY_DATA
+from tests.strategy_harness import BTC
 
 RECORDS = list(itertools.islice(open_records(REPLAY_DATA / "btcusdt-5min.rec.gz"), 9_000))
 FIRST_NS = RECORDS[0][0]
-BTCUSDT = Instrument(
-    symbol="BTCUSDT",
-    price_scale=2,
-    qty_scale=3,
-    price_step_ticks=10,
-    qty_step_lots=1,
-    min_qty_lots=1,
-    max_qty_lots=1_190_000,
-    min_notional=Decimal(5),
-)
 
 
 @pytest.mark.parametrize("md_latency_ms", [0, 20])
@@ -68,7 +58,7 @@ def test_the_venue_never_refuses_a_child_the_desk_let_through(
         start_ns=FIRST_NS + start_s * NS_PER_S if start_s else None,
         market_data_latency_ns=md_latency_ms * NS_PER_MS,
     )
-    backtest = Backtest(parent, settings=settings, instruments={"BTCUSDT": BTCUSDT} if with_instruments else None)
+    backtest = Backtest(parent, settings=settings, instruments={"BTCUSDT": BTC} if with_instruments else None)
     out = backtest.run(RECORDS).to_dict()
     assert out["children"], out["outcome"]
     rejected = [child for child in out["children"] if child["status"] == OrderStatus.REJECTED.value]
