@@ -183,6 +183,16 @@ def test_a_huge_iceberg_on_the_bundled_btcusdt_fills_only_what_the_market_offere
     assert audit.maker_filled <= offered
 
 
+def test_a_twap_of_1e12_btc_fills_only_what_the_market_offered() -> None:
+    """TWAP with --qty 1e12 once "filled" 1e12; now its resting slices fill only what the market backs."""
+    out, audit = _audited_backtest(
+        DATA / "btcusdt-5min.rec.gz", SYM, Side.BUY, "1e12", strategy=StrategyName.TWAP, time_limit_s=60
+    )
+    assert audit.maker_filled > 0 and audit.checks > 0
+    assert Decimal(out["filled_qty"]) < 10_000
+    assert any(note.startswith("warning:") for note in out["notes"])
+
+
 def test_an_iceberg_sell_on_the_xrp_sample_without_trades_fills_only_on_bids_crossing_it() -> None:
     """The XRPUSDT sample has no trades: every maker fill must be backed by bids shown above our ask."""
     out, audit = _audited_backtest(
