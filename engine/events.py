@@ -173,6 +173,7 @@ class OrderUpdated(Event, frozen=True, kw_only=True, gc=False):
     reject_reason: str = ""
     reduce_only: bool = False
     created_time_ms: int = 0
+    recovered: bool = False  # learned over REST (reconciliation) rather than from the stream
 
 
 class OrderFilled(Event, frozen=True, kw_only=True, gc=False):
@@ -202,6 +203,7 @@ class OrderFilled(Event, frozen=True, kw_only=True, gc=False):
     leaves_qty: Decimal | None = None
     seq: int = 0
     is_fast: bool = False
+    recovered: bool = False  # learned over REST (reconciliation) rather than from the stream
 
 
 class NonTradeExecution(Event, frozen=True, kw_only=True, gc=False):

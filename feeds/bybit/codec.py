@@ -19,7 +19,7 @@ strings until they become ``Decimal`` here or integer ticks in the book.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any, Final
 
@@ -49,7 +49,14 @@ from engine.events import (
     WalletUpdated,
 )
 
-__all__ = ["BybitCodec", "CodecStats", "FrameError", "ORDER_FILL_EXEC_TYPES"]
+__all__ = [
+    "BybitCodec",
+    "CodecStats",
+    "FrameError",
+    "ORDER_FILL_EXEC_TYPES",
+    "order_update_from_record",
+    "execution_from_record",
+]
 
 log = structlog.get_logger("feeds.bybit.codec")
 
@@ -453,83 +460,14 @@ class BybitCodec:
 
     # -- private data -------------------------------------------------------------------------
     def _orders(self, msg: dict[str, Any], ts_recv_ns: int, prefix: str) -> list[Event]:
-        return [self._order(item, msg, ts_recv_ns) for item in _records(msg)]
-
-    def _order(self, item: dict[str, Any], msg: dict[str, Any], ts_recv_ns: int) -> OrderUpdated:
-        status_text = item["orderStatus"]
-        status = _STATUSES.get(status_text)
-        if status is None or status in (OrderStatus.CREATED, OrderStatus.SENT):
-            raise FrameError(f"unknown orderStatus {status_text!r}")
-        updated_ms = _ms(item.get("updatedTime") or msg.get("creationTime"))
-        avg_price = _opt_dec(item.get("avgPrice"))
-        return OrderUpdated(
-            ts_event_ns=updated_ms * NS_PER_MS,
-            ts_recv_ns=ts_recv_ns,
-            category=_text(item.get("category", "")),
-            symbol=_text(item["symbol"]),
-            order_id=_text(item["orderId"]),
-            order_link_id=_text(item.get("orderLinkId", "")),
-            side=_SIDES[item["side"]],
-            order_type=_text(item.get("orderType", "")),
-            time_in_force=_text(item.get("timeInForce", "")),
-            status=status,
-            price=_opt_dec(item.get("price")),
-            qty=_dec(item["qty"]),
-            cum_exec_qty=_dec(item["cumExecQty"]),
-            cum_exec_value=_opt_dec(item.get("cumExecValue")),
-            cum_exec_fee=_opt_dec(item.get("cumExecFee")),
-            avg_price=None if avg_price == 0 else avg_price,  # "0" and "" both mean no fills yet
-            leaves_qty=_opt_dec(item.get("leavesQty")),
-            cancel_type=_text(item.get("cancelType", "")),
-            reject_reason=_text(item.get("rejectReason", "")),
-            reduce_only=item.get("reduceOnly") is True,
-            created_time_ms=_ms(item.get("createdTime") or 0),
-        )
+        # The shared converters' inner halves: a bad record raises straight into ``parse``,
+        # which counts and logs it, without the public wrappers' re-raise as FrameError.
+        creation_time = msg.get("creationTime")
+        return [_order_update(item, ts_recv_ns, "", creation_time, False) for item in _records(msg)]
 
     def _executions(self, msg: dict[str, Any], ts_recv_ns: int, prefix: str) -> list[Event]:
         is_fast = msg["topic"].startswith("execution.fast")
-        return [self._execution(item, ts_recv_ns, is_fast) for item in _records(msg)]
-
-    def _execution(self, item: dict[str, Any], ts_recv_ns: int, is_fast: bool) -> Event:
-        exec_type = _text(item.get("execType", "Trade"))
-        ts_event_ns = _ms(item["execTime"]) * NS_PER_MS
-        if exec_type not in ORDER_FILL_EXEC_TYPES:
-            side_text = item.get("side")
-            return NonTradeExecution(
-                ts_event_ns=ts_event_ns,
-                ts_recv_ns=ts_recv_ns,
-                category=_text(item.get("category", "")),
-                symbol=_text(item["symbol"]),
-                exec_id=_text(item["execId"]),
-                exec_type=exec_type,
-                side=_SIDES.get(side_text) if side_text else None,
-                price=_opt_dec(item.get("execPrice")),
-                qty=_opt_dec(item.get("execQty")),
-                fee=_opt_dec(item.get("execFee")),
-            )
-        return OrderFilled(
-            ts_event_ns=ts_event_ns,
-            ts_recv_ns=ts_recv_ns,
-            category=_text(item.get("category", "")),
-            symbol=_text(item["symbol"]),
-            exec_id=_text(item["execId"]),
-            order_id=_text(item["orderId"]),
-            order_link_id=_text(item.get("orderLinkId", "")),
-            side=_SIDES[item["side"]],
-            price=_dec(item["execPrice"]),
-            qty=_dec(item["execQty"]),
-            is_maker=_bool(item["isMaker"]),
-            exec_type=exec_type,
-            value=_opt_dec(item.get("execValue")),
-            fee=_opt_dec(item.get("execFee")),
-            fee_rate=_opt_dec(item.get("feeRate")),
-            fee_currency=_text(item.get("feeCurrency", "")),
-            order_qty=_opt_dec(item.get("orderQty")),
-            order_price=_opt_dec(item.get("orderPrice")),
-            leaves_qty=_opt_dec(item.get("leavesQty")),
-            seq=_opt_int(item.get("seq")) or 0,
-            is_fast=is_fast,
-        )
+        return [_execution(item, ts_recv_ns, "", is_fast, False) for item in _records(msg)]
 
     def _positions(self, msg: dict[str, Any], ts_recv_ns: int, prefix: str) -> list[Event]:
         events: list[Event] = []
@@ -677,6 +615,153 @@ class BybitCodec:
             trace_id=_text(header.get("Traceid", "")),
             conn_id=_text(msg.get("connId", "")),
         )
+
+
+# -- per-record converters of the private order and execution topics ----------------------
+# One mapping from a Bybit record to an event, shared by the stream (``BybitCodec``) and by REST
+# reconciliation (``feeds.bybit.rest``): ``GET /v5/order/realtime`` and ``/v5/order/history``
+# return the records the ``order`` topic pushes, ``GET /v5/execution/list`` those of
+# ``execution``, so one order read either way gives equal events (``recovered`` and
+# ``ts_recv_ns`` apart).
+
+
+def order_update_from_record(
+    record: Mapping[str, Any],
+    ts_recv_ns: int,
+    *,
+    category: str = "",
+    fallback_time_ms: int | str | None = None,
+    recovered: bool = False,
+) -> OrderUpdated:
+    """The ``OrderUpdated`` for one order record; ``FrameError`` if the record is unreadable.
+
+    ``category`` is used when the record has none (REST pages carry it once, beside the list).
+    ``fallback_time_ms`` (epoch ms, an int or Bybit's string) stands in for a missing
+    ``updatedTime``: the stream passes the message's ``creationTime``, REST the response's ``time``.
+    """
+    try:
+        return _order_update(record, ts_recv_ns, category, fallback_time_ms, recovered)
+    except FrameError:
+        raise
+    except _MALFORMED as exc:
+        raise _record_error(exc) from exc
+
+
+def execution_from_record(
+    record: Mapping[str, Any],
+    ts_recv_ns: int,
+    *,
+    category: str = "",
+    is_fast: bool = False,
+    recovered: bool = False,
+) -> OrderFilled | NonTradeExecution:
+    """The event for one execution record; ``FrameError`` if the record is unreadable.
+
+    A fill of our own order (``execType`` in ``ORDER_FILL_EXEC_TYPES``; ``execution.fast``
+    records have no execType and are always trades) becomes an ``OrderFilled``; funding, ADL,
+    delivery and the like a ``NonTradeExecution``. ``category`` is used when the record has none.
+    """
+    try:
+        return _execution(record, ts_recv_ns, category, is_fast, recovered)
+    except FrameError:
+        raise
+    except _MALFORMED as exc:
+        raise _record_error(exc) from exc
+
+
+def _record_error(exc: BaseException) -> FrameError:
+    """One error type out of the converters, whatever the field readers tripped over."""
+    if isinstance(exc, KeyError):
+        return FrameError(f"missing field {exc}")
+    return FrameError(f"{type(exc).__name__}: {exc}")
+
+
+def _order_update(
+    item: Mapping[str, Any],
+    ts_recv_ns: int,
+    category: str,
+    fallback_time_ms: object,
+    recovered: bool,
+) -> OrderUpdated:
+    status_text = item["orderStatus"]
+    status = _STATUSES.get(status_text)
+    if status is None or status in (OrderStatus.CREATED, OrderStatus.SENT):
+        raise FrameError(f"unknown orderStatus {status_text!r}")
+    updated_ms = _ms(item.get("updatedTime") or fallback_time_ms)
+    avg_price = _opt_dec(item.get("avgPrice"))
+    return OrderUpdated(
+        ts_event_ns=updated_ms * NS_PER_MS,
+        ts_recv_ns=ts_recv_ns,
+        category=_text(item.get("category", category)),
+        symbol=_text(item["symbol"]),
+        order_id=_text(item["orderId"]),
+        order_link_id=_text(item.get("orderLinkId", "")),
+        side=_SIDES[item["side"]],
+        order_type=_text(item.get("orderType", "")),
+        time_in_force=_text(item.get("timeInForce", "")),
+        status=status,
+        price=_opt_dec(item.get("price")),
+        qty=_dec(item["qty"]),
+        cum_exec_qty=_dec(item["cumExecQty"]),
+        cum_exec_value=_opt_dec(item.get("cumExecValue")),
+        cum_exec_fee=_opt_dec(item.get("cumExecFee")),
+        avg_price=None if avg_price == 0 else avg_price,  # "0" and "" both mean no fills yet
+        leaves_qty=_opt_dec(item.get("leavesQty")),
+        cancel_type=_text(item.get("cancelType", "")),
+        reject_reason=_text(item.get("rejectReason", "")),
+        reduce_only=item.get("reduceOnly") is True,
+        created_time_ms=_ms(item.get("createdTime") or 0),
+        recovered=recovered,
+    )
+
+
+def _execution(
+    item: Mapping[str, Any],
+    ts_recv_ns: int,
+    category: str,
+    is_fast: bool,
+    recovered: bool,
+) -> OrderFilled | NonTradeExecution:
+    exec_type = _text(item.get("execType", "Trade"))
+    ts_event_ns = _ms(item["execTime"]) * NS_PER_MS
+    if exec_type not in ORDER_FILL_EXEC_TYPES:
+        side_text = item.get("side")
+        return NonTradeExecution(
+            ts_event_ns=ts_event_ns,
+            ts_recv_ns=ts_recv_ns,
+            category=_text(item.get("category", category)),
+            symbol=_text(item["symbol"]),
+            exec_id=_text(item["execId"]),
+            exec_type=exec_type,
+            side=_SIDES.get(side_text) if side_text else None,
+            price=_opt_dec(item.get("execPrice")),
+            qty=_opt_dec(item.get("execQty")),
+            fee=_opt_dec(item.get("execFee")),
+        )
+    return OrderFilled(
+        ts_event_ns=ts_event_ns,
+        ts_recv_ns=ts_recv_ns,
+        category=_text(item.get("category", category)),
+        symbol=_text(item["symbol"]),
+        exec_id=_text(item["execId"]),
+        order_id=_text(item["orderId"]),
+        order_link_id=_text(item.get("orderLinkId", "")),
+        side=_SIDES[item["side"]],
+        price=_dec(item["execPrice"]),
+        qty=_dec(item["execQty"]),
+        is_maker=_bool(item["isMaker"]),
+        exec_type=exec_type,
+        value=_opt_dec(item.get("execValue")),
+        fee=_opt_dec(item.get("execFee")),
+        fee_rate=_opt_dec(item.get("feeRate")),
+        fee_currency=_text(item.get("feeCurrency", "")),
+        order_qty=_opt_dec(item.get("orderQty")),
+        order_price=_opt_dec(item.get("orderPrice")),
+        leaves_qty=_opt_dec(item.get("leavesQty")),
+        seq=_opt_int(item.get("seq")) or 0,
+        is_fast=is_fast,
+        recovered=recovered,
+    )
 
 
 # -- strict field readers: each raises a _MALFORMED error on a wrong type -------------------
