@@ -7,6 +7,7 @@ a second; tests wait on conditions (``Pulse.until``), never for a fixed time.
 from __future__ import annotations
 
 import asyncio
+import math
 import random
 import socket
 from collections.abc import AsyncIterator
@@ -495,6 +496,12 @@ def test_backoff_doubles_its_ceiling_up_to_the_cap_and_draws_full_jitter_below_i
     assert backoff.ceiling() == 1.0
     backoff.attempt = 10_000
     assert backoff.ceiling() == 8.0  # no float overflow after a long outage
+
+
+@pytest.mark.parametrize("bad", [0, -1.0, math.inf, math.nan, True])
+def test_timings_must_be_positive_finite_seconds(bad: float) -> None:
+    with pytest.raises(ValueError, match="pong_timeout_s must be a positive number of seconds"):
+        StreamTiming(pong_timeout_s=bad)
 
 
 def test_backoff_rejects_a_base_above_its_cap() -> None:

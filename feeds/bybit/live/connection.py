@@ -33,7 +33,7 @@ import itertools
 import math
 import random
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from types import TracebackType
 from typing import Final, NoReturn
 
@@ -104,10 +104,10 @@ class StreamTiming:
     """Auth ``expires`` = now + this: tolerates a local clock that far behind Bybit's."""
 
     def __post_init__(self) -> None:
-        for name in self.__slots__:
-            value = getattr(self, name)
-            if not (isinstance(value, int | float) and math.isfinite(value) and value > 0):
-                raise ValueError(f"StreamTiming.{name} must be a positive number of seconds, got {value!r}")
+        for item in fields(self):
+            value = getattr(self, item.name)
+            if type(value) not in (int, float) or not (math.isfinite(value) and value > 0):
+                raise ValueError(f"StreamTiming.{item.name} must be a positive number of seconds, got {value!r}")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
