@@ -463,7 +463,7 @@ async def test_commands_queued_by_a_timer_are_drained_without_waiting_for_a_fram
 def test_a_feed_refuses_an_engine_another_driver_already_drains() -> None:
     engine = Engine(LiveClock(), on_command=lambda: None)
     with pytest.raises(ValueError, match="on_command is already set"):
-        PublicFeed(engine, "linear", ["BTCUSDT"])
+        PublicFeed(engine, "linear", ["BTCUSDT"], env="testnet")
 
 
 def test_public_topics_use_the_category_depth_and_the_option_base_coin() -> None:
@@ -475,8 +475,10 @@ def test_public_topics_use_the_category_depth_and_the_option_base_coin() -> None
     }
     with pytest.raises(ValueError, match="not available for linear"):
         public_topics("linear", ["BTCUSDT"], 500)  # removed by Bybit in 2025 (pybit#333)
-    engine = Engine(LiveClock())
-    assert PublicFeed(engine, "option", ["BTC-29JUL22-25000-C"]).depth == 25
+    feed = PublicFeed(Engine(LiveClock()), "option", ["BTC-29JUL22-25000-C"], env="testnet")
+    assert (feed.depth, feed.stream.spec.url) == (25, "wss://stream-testnet.bybit.com/v5/public/option")
+    with pytest.raises(ValueError, match="exactly one of env"):
+        PublicFeed(Engine(LiveClock()), "linear", ["BTCUSDT"])  # no silent default to mainnet
 
 
 # -- backoff -------------------------------------------------------------------------------------------

@@ -81,7 +81,8 @@ class PublicFeed:
 
     The feed becomes the engine's command drainer (``engine.on_command``), so commands that are
     not its own go to ``on_other_command``; without one they are logged as errors and dropped,
-    which is only right for a data-only session. ``url`` overrides the environment's endpoint.
+    which is only right for a data-only session. The endpoint is the ``env``'s (never a default:
+    nothing connects to mainnet unasked) unless ``url`` names one.
     """
 
     def __init__(
@@ -90,7 +91,7 @@ class PublicFeed:
         category: Category | str,
         symbols: Iterable[str],
         *,
-        env: Environment | str = Environment.MAINNET,
+        env: Environment | str | None = None,
         depth: int | None = None,
         url: str | None = None,
         timing: StreamTiming | None = None,
@@ -101,6 +102,12 @@ class PublicFeed:
         if engine.on_command is not None:
             raise ValueError("engine.on_command is already set: one driver must drain the engine's commands")
         cat = parse_category(category)
+        if env is not None and url is None:
+            endpoint = public_url(cat, env)
+        elif env is None and url is not None:
+            endpoint = url
+        else:
+            raise ValueError("pass exactly one of env (Bybit's endpoint) and url (any other)")
         self.category = cat
         self.depth = depth if depth is not None else DEFAULT_BOOK_DEPTHS[cat]
         by_symbol = public_topics(cat, symbols, self.depth)
@@ -115,7 +122,7 @@ class PublicFeed:
         self._drain_scheduled = False
         spec = StreamSpec(
             name=f"public.{cat.value}",
-            url=url if url is not None else public_url(cat, env),
+            url=endpoint,
             scope=cat,
             topics=tuple(topic for names in by_symbol.values() for topic in names),
             max_silence_s=max_silence_s,
