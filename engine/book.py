@@ -53,6 +53,7 @@ class BookTrigger(Enum):
     CROSSED = "crossed"
     BAD_DATA = "bad data"
     SILENCE = "silence"
+    DISCONNECTED = "disconnected"  # the feed that kept it current is gone: nothing says it still is
 
 
 TRANSITIONS: Final[dict[tuple[BookState, BookTrigger], BookState]] = {
@@ -72,6 +73,9 @@ TRANSITIONS: Final[dict[tuple[BookState, BookTrigger], BookState]] = {
     (SYNCED, BookTrigger.SILENCE): STALE,
     (STALE, BookTrigger.SILENCE): STALE,
     (RESYNCING, BookTrigger.SILENCE): RESYNCING,
+    (SYNCED, BookTrigger.DISCONNECTED): RESYNCING,
+    (STALE, BookTrigger.DISCONNECTED): RESYNCING,
+    (RESYNCING, BookTrigger.DISCONNECTED): RESYNCING,
 }
 
 
@@ -493,6 +497,15 @@ class OrderBook:
             self.state = new
             if self.on_transition is not None:
                 self.on_transition(self, BookTransition(old, new, trigger, reason))
+
+    def disconnect(self, reason: str) -> None:
+        """The connection feeding this book dropped: empty it and wait for the reconnect's snapshot.
+
+        Deltas missed while disconnected can never be replayed, so the book is no longer known to
+        be right; RESYNCING (published, as every state change) pauses strategies at once instead
+        of letting them trade on a frozen book until the silence sweep calls it STALE.
+        """
+        self._invalidate(BookTrigger.DISCONNECTED, reason)
 
     # -- time ---------------------------------------------------------------------------
     def check_silence(self, now_ns: int, stale_after_ns: int) -> bool:

@@ -416,21 +416,46 @@ async def test_a_book_gap_resubscribes_that_topic_alone_and_a_fresh_snapshot_arr
         await fake.push(0, book_frame("BTCUSDT", 50, u=12, snapshot=False))  # a second gap on the same topic
         await fake.pulse.until(lambda: book.last_update_id == 20)
         assert feed.stream.state is L
+        assert (book.state, book.gaps, book.snapshots) == (BookState.SYNCED, 2, 3)
 
     resync = [("unsubscribe", (BOOK,)), ("subscribe", (BOOK,))]
     assert fake.ops(0) == [*(("subscribe", (t,)) for t in TOPICS), *resync, *resync]
     assert len(fake.connections) == 1
     assert book_subscriptions == [0, 0, 0]
-    assert (book.state, book.gaps, book.snapshots) == (BookState.SYNCED, 2, 3)
     assert book_states == [
         BookState.SYNCED,
         BookState.RESYNCING,
         BookState.SYNCED,
         BookState.RESYNCING,
         BookState.SYNCED,
+        BookState.RESYNCING,  # the feed closed: nothing keeps the book current any more
     ]
     assert feed.counters.resubscribes == 2
     assert feed.commands_dropped == 0
+
+
+@pytest.mark.asyncio
+async def test_a_dropped_public_connection_invalidates_its_books_until_the_reconnect_snapshot(fake: FakeBybit) -> None:
+    """Deltas missed while disconnected can never be replayed: the book pauses strategies at once."""
+    snapshots = iter([10, 20])
+    fake.on_subscribe = lambda conn, topic: (
+        [book_frame("BTCUSDT", 50, u=next(snapshots), snapshot=True)] if topic == BOOK else []
+    )
+    engine = Engine(LiveClock())
+    changes: list[BookStateChanged] = []
+    engine.bus.subscribe(BookStateChanged, changes.append)
+    feed = PublicFeed(engine, "linear", ["BTCUSDT"], url=fake.url, timing=FAST, max_silence_s=None)
+    async with feed:
+        await feed.wait_live()
+        book = engine.books.book("BTCUSDT", 50)
+        assert book is not None
+        await fake.pulse.until(lambda: book.last_update_id == 10)
+        await fake.connections[0].close()
+        await fake.pulse.until(lambda: book.state is BookState.RESYNCING)
+        assert book.best_bid() is None  # emptied: nothing on it can be trusted
+        await fake.pulse.until(lambda: book.last_update_id == 20 and book.state is BookState.SYNCED)
+    assert [change.new for change in changes[:3]] == [BookState.SYNCED, BookState.RESYNCING, BookState.SYNCED]
+    assert "disconnected" in changes[1].reason
 
 
 @pytest.mark.asyncio

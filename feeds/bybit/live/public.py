@@ -20,7 +20,8 @@ import structlog
 
 from engine.commands import Command, ResyncBook
 from engine.engine import Engine
-from engine.events import Event
+from engine.enums import ConnectionState
+from engine.events import ConnectionStateChanged, Event
 from feeds.bybit.codec import BybitCodec
 from feeds.bybit.live.connection import (
     DEFAULT_PUBLIC_MAX_SILENCE_S,
@@ -130,7 +131,7 @@ class PublicFeed:
         self.stream = BybitStream(
             spec,
             on_frame=self._on_frame,
-            on_event=engine.handle,
+            on_event=self._on_connection,
             timing=timing,
             parse=self.codec.parse,
             clock=engine.clock,
@@ -163,6 +164,15 @@ class PublicFeed:
         await self.close()
 
     # -- frames in, commands out ---------------------------------------------------------------------
+    def _on_connection(self, event: Event) -> None:
+        """Connection state to the engine; a dropped connection first invalidates the books it fed."""
+        if isinstance(event, ConnectionStateChanged) and event.state is ConnectionState.DISCONNECTED:
+            for symbol, depth in self._book_topics:
+                book = self.engine.books.book(symbol, depth)
+                if book is not None:
+                    book.disconnect(f"{event.stream} disconnected: {event.reason}" if event.reason else "disconnected")
+        self.engine.handle(event)
+
     def _on_frame(self, raw: bytes, ts_recv_ns: int, events: list[Event]) -> None:
         handle = self.engine.handle
         for event in events:
