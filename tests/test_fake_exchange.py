@@ -320,6 +320,17 @@ async def test_replayed_depth_200_served_as_depth_50_view_without_gaps() -> None
 
 
 @pytest.mark.asyncio
+async def test_replay_from_a_path_starts_now_and_stops_with_the_server() -> None:
+    fake = FakeBybit(INSTRUMENTS, records=REPLAY_DATA / "btcusdt-5min.rec.gz", speed=1.0)
+    async with fake, session(fake.endpoints.public) as ws:
+        assert (await subscribed(ws, f"orderbook.50.{SYM}"))["success"] is True
+        snapshot = await recv(ws)
+        assert snapshot["type"] == "snapshot" and abs(snapshot["ts"] - now_ms()) < 5_000
+        assert not fake.replay_finished.is_set()  # five recorded minutes at speed 1: still playing
+    assert fake.replay_error is None
+
+
+@pytest.mark.asyncio
 async def test_replay_runs_faster_than_recorded_and_rescales_frame_times() -> None:
     head = list(itertools.islice(open_records(REPLAY_DATA / "btcusdt-5min.rec.gz"), 400))
     records = [record for record in head if record[0] - head[0][0] < 1_000_000_000]  # one recorded second
@@ -542,12 +553,13 @@ async def test_restarted_book_sends_a_snapshot_with_u_1() -> None:
 
 @pytest.mark.asyncio
 async def test_lost_ack_the_order_still_happens() -> None:
-    async with running() as fake, trading(fake) as (trade, private):
+    async with running() as fake, trading(fake, "order.linear", "execution.linear") as (trade, private):
         fake.publish_book(SYM, bids=BIDS, asks=ASKS, snapshot=True)
         fake.lose_next_ack()
         await send(trade, create_frame("P1-1", "Buy", "0.050"))
-        assert (await recv(private))["topic"] == "execution"
-        assert (await recv(private))["data"][0]["orderStatus"] == "Filled"
+        assert (await recv(private))["topic"] == "execution.linear"
+        order = await recv(private)
+        assert (order["topic"], order["data"][0]["orderStatus"]) == ("order.linear", "Filled")
         await send(trade, outgoing.ping("after"))
         assert (await recv(trade))["op"] == "pong"  # the next frame on the trade socket: no reply came
         assert fake.order("P1-1") is not None
