@@ -43,8 +43,11 @@ from engine.instrument import Instrument
 from feeds.bybit import outgoing
 from feeds.bybit.auth import Credentials, rest_signature
 from feeds.bybit.codec import BybitCodec
+from feeds.bybit.credentials import load_credentials
+from feeds.bybit.endpoints import load_endpoints
 from feeds.bybit.fake_exchange import DEFAULT_CREDENTIALS, FakeBybit, _apply_levels, _Window
 from feeds.bybit.instruments import parse_instruments_info
+from feeds.bybit.topics import Category
 from feeds.replay import open_records
 from tests.conftest import REPLAY_DATA
 
@@ -755,18 +758,18 @@ async def test_spot_instruments_info_round_trip() -> None:
 
 
 @pytest.mark.asyncio
-async def test_endpoints_file(tmp_path: Path) -> None:
+async def test_endpoints_file_is_a_ready_endpoints_toml_and_credentials_a_private_file(tmp_path: Path) -> None:
     async with running(port=0) as fake:
-        path = tmp_path / "endpoints.json"
-        fake.endpoints.write(path)
-        written = orjson.loads(path.read_bytes())
+        fake.endpoints.write(tmp_path / "endpoints.toml")
+        fake.endpoints.write_credentials(tmp_path / "credentials.toml")
         port = fake.port
     assert port > 0
-    assert written == {
-        "rest": f"http://127.0.0.1:{port}",
-        "public": f"ws://127.0.0.1:{port}/v5/public/linear",
-        "private": f"ws://127.0.0.1:{port}/v5/private",
-        "trade": f"ws://127.0.0.1:{port}/v5/trade",
-        "api_key": CREDS.api_key,
-        "api_secret": CREDS.api_secret,
-    }
+    endpoints = load_endpoints(tmp_path / "endpoints.toml")
+    assert endpoints.public_url(Category.LINEAR) == f"ws://127.0.0.1:{port}/v5/public/linear"
+    assert (endpoints.private, endpoints.trade, endpoints.rest) == (
+        f"ws://127.0.0.1:{port}/v5/private",
+        f"ws://127.0.0.1:{port}/v5/trade",
+        f"http://127.0.0.1:{port}",
+    )
+    assert CREDS.api_secret not in (tmp_path / "endpoints.toml").read_text()
+    assert load_credentials({}, path=tmp_path / "credentials.toml") == CREDS

@@ -145,6 +145,7 @@ class FakeEndpoints:
     trade: str
     api_key: str
     api_secret: str
+    category: str = "linear"
 
     def as_dict(self) -> dict[str, str]:
         return {
@@ -156,9 +157,25 @@ class FakeEndpoints:
             "api_secret": self.api_secret,
         }
 
+    def toml(self) -> str:
+        """The ``--endpoints FILE`` table (``feeds.bybit.endpoints``): every key a full URL, no secrets."""
+        return (
+            "[endpoints]\n"
+            f'public_{self.category} = "{self.public}"\n'
+            f'private = "{self.private}"\n'
+            f'trade = "{self.trade}"\n'
+            f'rest = "{self.rest}"\n'
+        )
+
     def write(self, path: str | os.PathLike[str]) -> None:
-        """Write them as one JSON object (a driver started later reads where to connect)."""
-        Path(path).write_bytes(orjson.dumps(self.as_dict(), option=orjson.OPT_INDENT_2) + b"\n")
+        """Write the ready ``--endpoints`` file (credentials go elsewhere: ``write_credentials``)."""
+        Path(path).write_text(self.toml(), encoding="utf-8")
+
+    def write_credentials(self, path: str | os.PathLike[str]) -> None:
+        """The key pair the fake accepts, as a credentials file only its owner can read."""
+        target = Path(path)
+        target.write_text(f'api_key = "{self.api_key}"\napi_secret = "{self.api_secret}"\n', encoding="utf-8")
+        target.chmod(0o600)
 
 
 @dataclass(frozen=True, slots=True)
@@ -558,6 +575,7 @@ class FakeBybit:
             trade=f"ws://{base}/v5/trade",
             api_key=self.credentials.api_key,
             api_secret=self.credentials.api_secret,
+            category=self.category,
         )
 
     def public_url(self, category: str) -> str:
