@@ -152,7 +152,8 @@ class SimBybit:
             self.ignored_commands += 1
             return
         now_ns = self.clock.now_ns()
-        req_id, frame = "", None  # type: str, bytes | str | None
+        req_id = ""
+        frame: bytes | str | None = None
         if not isinstance(command, CancelAllOrders | QueryOrder):
             if isinstance(command, AmendOrder):
                 attempt = self._amends.get(command.client_order_id, 0)
