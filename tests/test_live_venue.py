@@ -260,3 +260,30 @@ async def test_rest_client_instruments_clock_and_errors_without_secrets() -> Non
     await closed.close()
     assert CREDS.api_secret not in str(caught.value) and CREDS.api_key not in str(caught.value)
     assert str(caught.value).startswith("GET /v5/order/realtime: no answer")
+
+
+@pytest.mark.asyncio
+async def test_a_create_refused_as_a_duplicate_is_queried_not_rejected() -> None:
+    async with FakeBybit(INSTRUMENTS) as fake, live(fake, trade=False) as run:
+        fake.reject_next_order(110072, "OrderLinkedID is duplicate")
+        child = run.submit("P8-1", 150)
+        async with asyncio.timeout(TIMEOUT):
+            await run.venue.wait_idle()
+        assert run.venue.counters.queries == 1
+        assert child.status is OrderStatus.SENT  # the fake holds no such order: still unknown, never rejected
+        assert run.creates("P8-1") == ["rest"]
+
+
+@pytest.mark.asyncio
+async def test_cancels_leave_before_new_orders_queued_with_them() -> None:
+    async with FakeBybit(INSTRUMENTS) as fake, live(fake) as run:
+        resting = run.submit("P9-1", 10, price_ticks=INST.ticks("94000.00"))
+        await run.pulse.until(lambda: resting.status is OrderStatus.NEW)
+        run.submit("P9-2", 10, price_ticks=INST.ticks("94000.00"))
+        run.venue.send(CancelOrder(client_order_id="P9-1", symbol=SYM))
+        await run.pulse.until(lambda: resting.status is OrderStatus.CANCELLED)
+        assert [(r.op, r.params["orderLinkId"]) for r in fake.requests] == [
+            ("order.create", "P9-1"),
+            ("order.cancel", "P9-1"),
+            ("order.create", "P9-2"),
+        ]

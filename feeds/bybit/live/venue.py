@@ -16,7 +16,8 @@ A request Bybit refuses for load (10006, 429, 403, a stale timestamp) is not the
 business: it goes back to the front of its class in the limiter (the limiter pauses the
 endpoint until Bybit's reset) and leaves again, re-signed, when the pause lifts. Never dropped.
 A request whose fate is unknown (no answer, 5xx) is never re-sent: the venue asks about it, as
-for ``QueryOrder``.
+for ``QueryOrder``; so is a create refused as a duplicate (110072: an order with its orderLinkId
+exists), which must not reject the child.
 
 ``QueryOrder`` asks REST what became of one child: ``/v5/order/realtime`` (open and recent),
 else ``/v5/order/history``, then every page of ``/v5/execution/list`` for it, and hands each
@@ -248,6 +249,9 @@ class LiveVenue:
                     self.limiter.on_rate_limited(pending.endpoint, reset, self.rest.now_ms())
                     self._retry(pending)
                     continue
+                if pending is not None and _already_placed(pending, _action(event.ret_code)):
+                    self._unknown_outcome(pending, f"retCode {event.ret_code} {event.message}")
+                    continue
             self.engine.handle(event)
 
     # -- sending -------------------------------------------------------------------------------------
@@ -321,7 +325,7 @@ class LiveVenue:
                 await self._resync_clock()
             self._retry(pending)
             return
-        if action is ErrorAction.RECONCILE:
+        if action is ErrorAction.RECONCILE or _already_placed(pending, action):
             self._unknown_outcome(pending, f"retCode {response.ret_code} {response.ret_msg}")
             return
         self._reply(pending, response.ret_code or 0, response.ret_msg, response)
@@ -486,6 +490,12 @@ class _Unanswered(Exception):
 
 
 _OrderQuery = Callable[..., RestRequest]
+
+
+def _already_placed(pending: _Pending, action: ErrorAction) -> bool:
+    """A create refused as a duplicate: an order with this orderLinkId exists (an earlier send got
+    through). Rejecting the child would lose track of a live order; it is queried instead."""
+    return pending.op == "order.create" and action is ErrorAction.DUPLICATE
 
 
 def _action(ret_code: int) -> ErrorAction:
