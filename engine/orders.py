@@ -196,7 +196,10 @@ class OrderTracker:
         self.orders: dict[str, ChildOrder] = {}
         self._by_parent: dict[str, list[ChildOrder]] = defaultdict(list)
         self._open_by_parent: dict[str, dict[str, ChildOrder]] = defaultdict(dict)  # strategies ask every event
-        self._filled_by_parent: dict[str, int] = {}  # the one count of each parent's filled lots
+        self._filled_by_parent: defaultdict[str, int] = defaultdict(int)  # the one count per parent
+        self.filled_lots: Callable[[str], int] = self._filled_by_parent.__getitem__
+        """Lots a parent's children have filled, each execution once: O(1), a C-level lookup, since
+        strategies ask on every event (a parent nothing filled yet reads 0)."""
         self._by_venue_id: dict[str, str] = {}
         self._exec_ids: set[str] = set()
         self._waiting_fills: dict[str, list[OrderFilled]] = defaultdict(list)  # by venue orderId
@@ -235,10 +238,6 @@ class OrderTracker:
         """The children of ``parent_id`` not yet Filled, Cancelled or Rejected (kept as an index)."""
         open_orders = self._open_by_parent.get(parent_id)
         return list(open_orders.values()) if open_orders else []
-
-    def filled_lots(self, parent_id: str) -> int:
-        """Lots ``parent_id``'s children have filled, each execution once (O(1): kept as fills are booked)."""
-        return self._filled_by_parent.get(parent_id, 0)
 
     # -- what the venue says ----------------------------------------------------------------
     def on_trade_reply(self, reply: TradeApiReplied) -> None:
@@ -458,7 +457,7 @@ class OrderTracker:
         order.fills.append(Fill(fill.exec_id, price_ticks, qty_lots, fee, fill.is_maker, fill.ts_recv_ns))
         order.filled_lots += qty_lots
         order.notional += price_ticks * qty_lots
-        self._filled_by_parent[order.parent_id] = self._filled_by_parent.get(order.parent_id, 0) + qty_lots
+        self._filled_by_parent[order.parent_id] += qty_lots
         order.updated_ns = fill.ts_recv_ns
         self._emit(
             ChildFilled(

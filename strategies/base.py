@@ -289,8 +289,11 @@ class BaseStrategy:
         self.state = state
 
     def _finish_if_complete(self, view: MarketView) -> None:
-        if self.state is StrategyState.DONE or (self.state is StrategyState.WORKING and self.remaining_lots > 0):
-            return  # the common case, decided without looking at the children
+        state = self.state
+        if state is StrategyState.DONE or (
+            state is StrategyState.WORKING and view.filled_lots(self._parent_id) < self.plan.qty_lots
+        ):
+            return  # the common case (every event): one O(1) lookup, not a look at the children
         nothing_open = not self.open_children(view)
         if (self.remaining_lots <= 0 and nothing_open) or (self.state is StrategyState.STOPPING and nothing_open):
             self.wakeup_at_ns = None

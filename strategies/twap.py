@@ -201,7 +201,7 @@ class Twap(FinishingStrategy):
 
     @property
     def wants_book(self) -> bool:
-        return self._due or self.finish_due  # a child waiting to go out (or to be retried)
+        return self._due or self._finish_due  # a child waiting to go out (or to be retried); asked per book event
 
     @property
     def wants_trades(self) -> bool:
