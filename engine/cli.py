@@ -16,9 +16,11 @@ Every mistake ends in one line on stderr that names what is wrong, never a trace
 from __future__ import annotations
 
 import argparse
+import asyncio
 import logging
 import os
 import re
+import signal
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -41,9 +43,12 @@ from engine.market import DEFAULT_STALE_AFTER_NS
 from engine.parent import ParameterError, ParentOrder, RoutingConfig, StrategyName, Urgency
 from engine.report import render_html
 from engine.runtime.backtest import Backtest, BacktestSettings
+from engine.runtime.record import Recorder, RecordStats
 from engine.runtime.replay import Replay, ReplayReport
 from feeds.bybit.codec import BybitCodec
+from feeds.bybit.endpoints import Endpoints, EndpointsError, load_endpoints
 from feeds.bybit.instruments import InstrumentsError, load_instruments
+from feeds.bybit.topics import Category
 from feeds.replay import ReplayDataError, merge_records, open_records
 from feeds.replay.progress import ReadMeter
 from strategies.profile import VolumeProfile
@@ -114,6 +119,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_replay(commands)
     _add_backtest(commands)
+    _add_record(commands)
     return parser
 
 
@@ -271,6 +277,85 @@ def _add_backtest(commands: Any) -> None:
         "--progress", choices=("auto", "always", "never"), default="auto", help="progress bar on stderr (default: auto)"
     )
     backtest.set_defaults(run=_run_backtest)
+
+
+def _add_record(commands: Any) -> None:
+    record = commands.add_parser(
+        "record",
+        help="record Bybit's public frames (books, trades, tickers) into hourly recordings, until stopped",
+        description=(
+            "Connect to Bybit's public stream of one category and record every frame, verbatim with its "
+            "receive time, into DIR/<category>-<UTC hour>.rec.gz (a new file each hour) until Ctrl-C or "
+            "SIGTERM. Reconnects and book resyncs are survived and recorded; gaps and dropped connections "
+            "are listed in DIR/gaps.jsonl. The files replay with `replay` and `backtest`. Public data needs "
+            "no API key; the default is mainnet."
+        ),
+    )
+    record.add_argument("--category", choices=[c.value for c in Category], default="linear", help="(default: linear)")
+    record.add_argument(
+        "--symbols", type=_symbols, required=True, metavar="S1,S2", help="comma-separated symbols, e.g. BTCUSDT,ETHUSDT"
+    )
+    record.add_argument("--depth", type=_levels, metavar="N", help="order-book depth (default: 50; 25 for options)")
+    record.add_argument("--out", type=Path, required=True, metavar="DIR", help="folder for the recordings")
+    where = record.add_mutually_exclusive_group()
+    where.add_argument("--testnet", action="store_true", help="Bybit's testnet instead of mainnet")
+    where.add_argument("--demo", action="store_true", help="the demo environment (mainnet public data)")
+    where.add_argument(
+        "--endpoints", type=_existing_file, metavar="FILE", help="a TOML [endpoints] file naming every URL"
+    )
+    record.add_argument(
+        "--rotate", type=_positive_seconds, default=3600.0, metavar="SECONDS", help="new file every (default: 3600)"
+    )
+    record.set_defaults(run=_run_record)
+
+
+def _symbols(text: str) -> list[str]:
+    symbols = [_symbol(part) for part in text.split(",") if part.strip()]
+    if not symbols:
+        raise argparse.ArgumentTypeError("give at least one symbol")
+    return symbols
+
+
+def _run_record(args: argparse.Namespace) -> int:
+    category = Category(args.category)
+    if args.endpoints is not None:
+        try:
+            url = load_endpoints(args.endpoints).public_url(category)
+        except EndpointsError as exc:
+            raise UsageError(f"argument --endpoints: {exc}") from None
+    else:
+        env = "testnet" if args.testnet else "demo" if args.demo else "mainnet"
+        url = Endpoints.for_environment(env).public_url(category)
+    if args.out.exists() and not args.out.is_dir():
+        raise UsageError(f"argument --out: {args.out} is a file, not a folder")
+    try:
+        recorder = Recorder(
+            args.out,
+            category=category.value,
+            symbols=args.symbols,
+            url=url,
+            depth=args.depth,
+            rotate_ns=int(args.rotate * NS_PER_S),
+        )
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    except OSError as exc:
+        raise DataError(f"cannot write to {args.out}: {exc.strerror or exc}") from None
+    stats = asyncio.run(_record_until_signalled(recorder))
+    sys.stdout.write(orjson.dumps(stats.to_dict()).decode() + "\n")
+    return 0
+
+
+async def _record_until_signalled(recorder: Recorder) -> RecordStats:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    try:
+        return await recorder.run(stop)
+    finally:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(signum)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

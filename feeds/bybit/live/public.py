@@ -99,6 +99,7 @@ class PublicFeed:
         max_silence_s: float | None = DEFAULT_PUBLIC_MAX_SILENCE_S,
         rng: random.Random | None = None,
         on_other_command: CommandHandler | None = None,
+        on_raw: Callable[[bytes, int], None] | None = None,
     ) -> None:
         if engine.on_command is not None:
             raise ValueError("engine.on_command is already set: one driver must drain the engine's commands")
@@ -120,6 +121,7 @@ class PublicFeed:
         self.codec = BybitCodec(symbols=self.symbols)
         self.commands_dropped = 0
         self._on_other_command = on_other_command
+        self._on_raw = on_raw  # every received frame, verbatim, before the engine sees it (a recorder)
         self._drain_scheduled = False
         spec = StreamSpec(
             name=f"public.{cat.value}",
@@ -174,6 +176,8 @@ class PublicFeed:
         self.engine.handle(event)
 
     def _on_frame(self, raw: bytes, ts_recv_ns: int, events: list[Event]) -> None:
+        if self._on_raw is not None:
+            self._on_raw(raw, ts_recv_ns)
         handle = self.engine.handle
         for event in events:
             handle(event)
