@@ -86,6 +86,7 @@ class Recorder:
         self._writer: RecordingWriter | None = None
         self._period: int | None = None
         self._stopping = False  # the feed's own close is not a gap
+        self._live = False
         self._gaps = (self.out_dir / "gaps.jsonl").open("ab")
         self.engine.bus.subscribe(BookStateChanged, self._on_book_state)
         self.engine.bus.subscribe(ConnectionStateChanged, self._on_connection)
@@ -138,7 +139,11 @@ class Recorder:
             self._note_gap(change.ts_event_ns, "book", symbol=change.symbol, depth=change.depth, reason=change.reason)
 
     def _on_connection(self, change: ConnectionStateChanged) -> None:
-        if change.state is ConnectionState.DISCONNECTED and not self._stopping:
+        """A live connection that drops is a gap; failed attempts to reconnect are not new ones."""
+        if change.state is ConnectionState.LIVE:
+            self._live = True
+        elif change.state is ConnectionState.DISCONNECTED and self._live and not self._stopping:
+            self._live = False
             self.stats.disconnects += 1
             self._note_gap(change.ts_event_ns, "connection", stream=change.stream, reason=change.reason)
 
